@@ -1,0 +1,73 @@
+# kubeshim: `make run` to start a cluster, `make test` to run every test.
+SHELL := /bin/bash
+GO ?= go
+BIN := bin
+OUT := _output
+VERSION ?= 0.1.0
+LDFLAGS := -X github.com/kubeshim/kubeshim/apiserver.Version=$(VERSION)
+DATA_DIR ?= $(OUT)/data
+PORT ?= 6443
+KUBE_OPENAPI := $(shell $(GO) list -m -f '{{.Version}}' k8s.io/kube-openapi 2>/dev/null)
+# Debian packages the tests and `make run` need; installed with apt-get when missing.
+APT_PACKAGES := ca-certificates curl iproute2 util-linux
+OPENAPI_PKGS := k8s.io/api/core/v1 k8s.io/api/apps/v1 k8s.io/api/batch/v1 k8s.io/api/coordination/v1 \
+	k8s.io/api/events/v1 k8s.io/api/policy/v1 k8s.io/api/autoscaling/v1 k8s.io/api/authentication/v1 \
+	k8s.io/api/authorization/v1 k8s.io/api/scheduling/v1alpha3 k8s.io/apimachinery/pkg/apis/meta/v1 k8s.io/apimachinery/pkg/runtime \
+	k8s.io/apimachinery/pkg/version k8s.io/apimachinery/pkg/util/intstr k8s.io/apimachinery/pkg/api/resource
+
+.PHONY: all deps build kubectl generate test unit e2e vet bench run clean
+
+all: build
+
+## deps: install the Debian packages kubeshim and its tests need (apt-get, only what is missing)
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+## build: bin/kubeshim
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/kubeshim ./cmd/kubeshim
+
+## kubectl: a kubectl built from k8s.io/kubectl at the client-go version, for the e2e tests
+kubectl:
+	$(GO) build -o $(OUT)/bin/kubectl ./test/kubectl
+
+## generate: regenerate the OpenAPI definitions with k8s.io/kube-openapi's openapi-gen
+generate:
+	GOBIN=$(CURDIR)/$(OUT)/bin $(GO) install k8s.io/kube-openapi/cmd/openapi-gen@$(KUBE_OPENAPI)
+	$(OUT)/bin/openapi-gen --go-header-file hack/boilerplate.go.txt \
+		--output-dir apis/openapi --output-pkg github.com/kubeshim/kubeshim/apis/openapi \
+		--output-file zz_generated.openapi.go --report-filename $(OUT)/api-violations.report \
+		$(foreach p,$(OPENAPI_PKGS),--readonly-pkg $(p)) $(OPENAPI_PKGS)
+
+vet:
+	$(GO) vet ./...
+
+## unit: every package's tests except the end-to-end ones
+unit:
+	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /test/)
+
+## e2e: drive the built binary with the stock kubectl binaries and client-go
+e2e: build kubectl
+	KUBESHIM_BIN=$(CURDIR)/$(BIN)/kubeshim KUBECTL_BUILT=$(CURDIR)/$(OUT)/bin/kubectl \
+		$(GO) test -count=1 -timeout 20m ./test/e2e/...
+
+## test: install what is missing, build, and run every unit and end-to-end test
+test: deps build vet unit e2e
+
+## bench: print start-up time, memory and throughput figures
+bench: build
+	KUBESHIM_BIN=$(CURDIR)/$(BIN)/kubeshim $(GO) test -count=1 -run '^$$' -bench . -benchtime 1x -timeout 30m ./test/bench/...
+
+## run: install what is missing, build, and start kubeshim; kubectl uses $(DATA_DIR)/kubeconfig
+run: deps build
+	@echo "kubeconfig: export KUBECONFIG=$(CURDIR)/$(DATA_DIR)/kubeconfig"
+	$(BIN)/kubeshim up --data-dir $(DATA_DIR) --secure-port $(PORT)
+
+clean:
+	rm -rf $(BIN) $(OUT)

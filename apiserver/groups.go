@@ -1,0 +1,146 @@
+package apiserver
+
+import (
+	"context"
+	"fmt"
+
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apiserver/pkg/registry/generic"
+	"k8s.io/apiserver/pkg/registry/rest"
+	genericapiserver "k8s.io/apiserver/pkg/server"
+	"k8s.io/apiserver/pkg/storage/storagebackend"
+
+	"github.com/kubeshim/kubeshim/apis"
+	kadmission "github.com/kubeshim/kubeshim/apiserver/admission"
+	"github.com/kubeshim/kubeshim/registry/configmap"
+	"github.com/kubeshim/kubeshim/registry/cronjob"
+	"github.com/kubeshim/kubeshim/registry/daemonset"
+	"github.com/kubeshim/kubeshim/registry/deployment"
+	"github.com/kubeshim/kubeshim/registry/event"
+	"github.com/kubeshim/kubeshim/registry/job"
+	"github.com/kubeshim/kubeshim/registry/lease"
+	"github.com/kubeshim/kubeshim/registry/namespace"
+	"github.com/kubeshim/kubeshim/registry/node"
+	"github.com/kubeshim/kubeshim/registry/pod"
+	"github.com/kubeshim/kubeshim/registry/replicaset"
+	"github.com/kubeshim/kubeshim/registry/replicationcontroller"
+	"github.com/kubeshim/kubeshim/registry/resource"
+	"github.com/kubeshim/kubeshim/registry/secret"
+	"github.com/kubeshim/kubeshim/registry/serviceaccount"
+)
+
+// restOptionsGetter gives every resource the storage backend, with the codec of the group
+// version it is stored in and the key prefix kube-apiserver uses ("/registry/pods/…").
+type restOptionsGetter struct {
+	decorator generic.StorageDecorator
+}
+
+func (g restOptionsGetter) GetRESTOptions(gr schema.GroupResource, _ runtime.Object) (generic.RESTOptions, error) {
+	versions := apis.Scheme.PrioritizedVersionsForGroup(gr.Group)
+	if len(versions) == 0 {
+		return generic.RESTOptions{}, fmt.Errorf("no version of group %q for %s", gr.Group, gr)
+	}
+	gv := versions[0]
+	cfg := storagebackend.NewDefaultConfig("/registry", apis.Codecs.LegacyCodec(gv))
+	cfg.EncodeVersioner = runtime.NewMultiGroupVersioner(gv, schema.GroupKind{Group: gv.Group})
+	return generic.RESTOptions{
+		StorageConfig:           cfg.ForResource(gr),
+		Decorator:               g.decorator,
+		EnableGarbageCollection: true,
+		DeleteCollectionWorkers: 1,
+		ResourcePrefix:          "/" + gr.Resource,
+	}, nil
+}
+
+// apiGroups are the groups to install: core/v1 on the legacy /api path, the rest under /apis.
+type apiGroups struct {
+	legacy genericapiserver.APIGroupInfo
+	named  []*genericapiserver.APIGroupInfo
+}
+
+func (g *apiGroups) install(s *genericapiserver.GenericAPIServer) error {
+	if err := s.InstallLegacyAPIGroup(genericapiserver.DefaultLegacyAPIPrefix, &g.legacy); err != nil {
+		return fmt.Errorf("install core/v1: %w", err)
+	}
+	if err := s.InstallAPIGroups(g.named...); err != nil {
+		return fmt.Errorf("install API groups: %w", err)
+	}
+	return nil
+}
+
+func newGroupInfo(gv schema.GroupVersion) genericapiserver.APIGroupInfo {
+	info := genericapiserver.NewDefaultAPIGroupInfo(gv.Group, apis.Scheme, apis.ParameterCodec, apis.Codecs)
+	info.VersionedResourcesStorageMap[gv.Version] = map[string]rest.Storage{}
+	return info
+}
+
+// addDefinitions adds the storages of simple kinds to a group.
+func addDefinitions(info *genericapiserver.APIGroupInfo, version string, optsGetter generic.RESTOptionsGetter, defs ...*resource.Definition) error {
+	for _, d := range defs {
+		_, storages, err := d.Storages(optsGetter)
+		if err != nil {
+			return err
+		}
+		addStorages(info, version, storages)
+	}
+	return nil
+}
+
+func addStorages(info *genericapiserver.APIGroupInfo, version string, storages map[string]rest.Storage) {
+	for path, s := range storages {
+		info.VersionedResourcesStorageMap[version][path] = s
+	}
+}
+
+// buildAPIGroups creates every resource's storage. It also returns the namespace getter the
+// NamespaceLifecycle admission plugin reads through.
+func buildAPIGroups(optsGetter generic.RESTOptionsGetter) (*apiGroups, kadmission.NamespaceGetter, error) {
+	g := &apiGroups{legacy: newGroupInfo(corev1.SchemeGroupVersion)}
+
+	nsREST, nsStorages, err := namespace.Storages(optsGetter)
+	if err != nil {
+		return nil, nil, err
+	}
+	addStorages(&g.legacy, "v1", nsStorages)
+	podStorages, err := pod.Storages(optsGetter)
+	if err != nil {
+		return nil, nil, err
+	}
+	addStorages(&g.legacy, "v1", podStorages)
+	if err := addDefinitions(&g.legacy, "v1", optsGetter,
+		node.Definition(), event.Definition(), configmap.Definition(), secret.Definition(),
+		serviceaccount.Definition(), replicationcontroller.Definition()); err != nil {
+		return nil, nil, err
+	}
+
+	named := []struct {
+		gv   schema.GroupVersion
+		defs []*resource.Definition
+	}{
+		{appsv1.SchemeGroupVersion, []*resource.Definition{deployment.Definition(), replicaset.Definition(), daemonset.Definition()}},
+		{batchv1.SchemeGroupVersion, []*resource.Definition{job.Definition(), cronjob.Definition()}},
+		{coordinationv1.SchemeGroupVersion, []*resource.Definition{lease.Definition()}},
+	}
+	for _, n := range named {
+		info := newGroupInfo(n.gv)
+		if err := addDefinitions(&info, n.gv.Version, optsGetter, n.defs...); err != nil {
+			return nil, nil, err
+		}
+		g.named = append(g.named, &info)
+	}
+
+	getNamespace := func(ctx context.Context, name string) (*corev1.Namespace, error) {
+		obj, err := nsREST.Get(ctx, name, &metav1.GetOptions{})
+		if err != nil {
+			return nil, err
+		}
+		return obj.(*corev1.Namespace), nil
+	}
+	return g, getNamespace, nil
+}

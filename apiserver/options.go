@@ -1,0 +1,54 @@
+// Package apiserver assembles kubeshim's API server from k8s.io/apiserver's generic server
+// and the REST storages of registry/.
+package apiserver
+
+import (
+	"fmt"
+	"net"
+	"path/filepath"
+
+	"k8s.io/apiserver/pkg/registry/generic"
+)
+
+// Options configures the API server.
+type Options struct {
+	// DataDir holds the PKI (DataDir/pki) and the admin kubeconfig (DataDir/kubeconfig).
+	DataDir string
+	// BindAddress is the address to serve on (default 127.0.0.1).
+	BindAddress net.IP
+	// SecurePort is the HTTPS port; 0 picks a free one.
+	SecurePort int
+	// Listener, if set, is used instead of BindAddress and SecurePort.
+	Listener net.Listener
+	// AdvertiseAddress is added to the serving certificate and used in the kubeconfig.
+	AdvertiseAddress net.IP
+	// Storage builds the storage of every resource (registry/storage's in-memory backend, or
+	// the etcd3 one).
+	Storage generic.StorageDecorator
+
+	servingCert, servingKey string
+}
+
+func (o *Options) complete() error {
+	if o.DataDir == "" {
+		return fmt.Errorf("a data directory is required")
+	}
+	abs, err := filepath.Abs(o.DataDir)
+	if err != nil {
+		return fmt.Errorf("data dir %s: %w", o.DataDir, err)
+	}
+	o.DataDir = abs
+	if o.BindAddress == nil {
+		o.BindAddress = net.IPv4(127, 0, 0, 1)
+	}
+	if o.Storage == nil {
+		return fmt.Errorf("a storage backend is required")
+	}
+	return nil
+}
+
+// PKIDir is where the certificates live.
+func (o *Options) PKIDir() string { return filepath.Join(o.DataDir, "pki") }
+
+// KubeconfigPath is the admin kubeconfig written once the server is ready.
+func (o *Options) KubeconfigPath() string { return filepath.Join(o.DataDir, "kubeconfig") }

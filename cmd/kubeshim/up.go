@@ -1,0 +1,70 @@
+package main
+
+import (
+	"fmt"
+	"net"
+
+	"github.com/spf13/cobra"
+	genericapiserver "k8s.io/apiserver/pkg/server"
+	"k8s.io/klog/v2"
+
+	"github.com/kubeshim/kubeshim/apiserver"
+	"github.com/kubeshim/kubeshim/registry/storage"
+)
+
+type upOptions struct {
+	dataDir          string
+	securePort       int
+	bindAddress      string
+	advertiseAddress string
+	noKubelet        bool
+}
+
+func newUpCommand() *cobra.Command {
+	o := &upOptions{}
+	cmd := &cobra.Command{
+		Use:   "up",
+		Short: "Run the control plane (and, once built, the kubelet) in this process",
+		Long: `Run kubeshim's API server. On first start it makes a CA, serving and client certificates
+under DATA/pki; once it is ready to serve it writes DATA/kubeconfig (context "kubeshim").`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return o.run() },
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.dataDir, "data-dir", "/var/lib/kubeshim", "directory for certificates, the kubeconfig and state")
+	f.IntVar(&o.securePort, "secure-port", 6443, "HTTPS port of the API server (0 picks a free one)")
+	f.StringVar(&o.bindAddress, "bind-address", "127.0.0.1", "address the API server listens on")
+	f.StringVar(&o.advertiseAddress, "advertise-address", "", "address clients reach the API server at (added to its certificate)")
+	f.BoolVar(&o.noKubelet, "no-kubelet", false, "do not run a kubelet in this process")
+	return cmd
+}
+
+func (o *upOptions) run() error {
+	bind := net.ParseIP(o.bindAddress)
+	if bind == nil {
+		return fmt.Errorf("--bind-address %q is not an IP address", o.bindAddress)
+	}
+	var advertise net.IP
+	if o.advertiseAddress != "" {
+		if advertise = net.ParseIP(o.advertiseAddress); advertise == nil {
+			return fmt.Errorf("--advertise-address %q is not an IP address", o.advertiseAddress)
+		}
+	}
+	if !o.noKubelet {
+		klog.InfoS("The kubelet is not part of this build yet; running the control plane only")
+	}
+	backend := storage.NewBackend(storage.Options{})
+	defer backend.Close()
+	srv, err := apiserver.New(apiserver.Options{
+		DataDir:          o.dataDir,
+		BindAddress:      bind,
+		SecurePort:       o.securePort,
+		AdvertiseAddress: advertise,
+		Storage:          backend.Decorator(),
+	})
+	if err != nil {
+		return err
+	}
+	ctx := genericapiserver.SetupSignalContext()
+	return srv.Run(ctx)
+}

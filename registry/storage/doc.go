@@ -1,0 +1,32 @@
+// Package storage is kubeshim's in-memory MVCC implementation of
+// k8s.io/apiserver's storage.Interface, the backend the generic registry
+// stores resources in when no etcd is configured.
+//
+// One Backend is one keyspace shared by every resource, with a single global,
+// monotonic revision (resourceVersion) exactly like etcd: every write (create,
+// update, delete, TTL expiry) bumps it by one and produces one event. Keys are
+// the full paths etcd3 would see ("/registry/pods/default/nginx").
+//
+// Each resource gets its own storage.Interface view (codec, newFunc, resource
+// prefix) over the shared keyspace, built by Backend.Decorator(), which fits
+// generic.RESTOptions.Decorator.
+//
+// Design:
+//   - Values are stored as the codec's encoded bytes (optionally passed through
+//     the config's value.Transformer), so stored state is compact and immutable;
+//     every read decodes a fresh object, nothing returned aliases stored state.
+//   - The keyspace is a copy-on-write B-tree of immutable records; each record
+//     keeps the versions of its key still visible at or after the compaction
+//     revision, so lists at an exact past revision and continue tokens work
+//     while that revision is inside the history window. Readers work on cheap
+//     O(1) snapshots (tree clones) without holding the lock while decoding.
+//   - A bounded event log (Options.HistorySize events) serves watches that
+//     start at a past revision. When it overflows the oldest events are
+//     compacted; a watch, list or continue token older than the compaction
+//     revision gets 410 Gone ("too old resource version"), as with etcd3.
+//   - Writers never block on watchers: each event is appended to the bounded
+//     queue of every matching watcher; a watcher whose consumer falls more than
+//     Options.WatchQueueSize events behind is terminated (its result channel is
+//     closed) as the apiserver's watch cache does, and the client resumes from
+//     its last resourceVersion out of the event log.
+package storage
