@@ -4,7 +4,15 @@ GO ?= go
 BIN := bin
 OUT := _output
 VERSION ?= 0.1.0
-LDFLAGS := -X github.com/kubeshim/kubeshim/apiserver.Version=$(VERSION)
+KUBE_VERSION := v1.37.2
+GIT_COMMIT := $(shell git rev-parse HEAD 2>/dev/null)
+GIT_TREE := $(shell test -z "$$(git status --porcelain 2>/dev/null)" && echo clean || echo dirty)
+BUILD_DATE := $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+VERSION_PKG := k8s.io/component-base/version
+# /version's commit, tree state and build date come from component-base, as in kube-apiserver.
+STAMP := -X $(VERSION_PKG).gitCommit=$(GIT_COMMIT) -X $(VERSION_PKG).gitTreeState=$(GIT_TREE) -X $(VERSION_PKG).buildDate=$(BUILD_DATE)
+LDFLAGS := -X github.com/kubeshim/kubeshim/apiserver.Version=$(VERSION) $(STAMP)
+KUBECTL_LDFLAGS := $(STAMP) -X $(VERSION_PKG).gitVersion=$(KUBE_VERSION) -X $(VERSION_PKG).gitMajor=1 -X $(VERSION_PKG).gitMinor=37
 DATA_DIR ?= $(OUT)/data
 PORT ?= 6443
 KUBE_OPENAPI := $(shell $(GO) list -m -f '{{.Version}}' k8s.io/kube-openapi 2>/dev/null)
@@ -35,7 +43,7 @@ build:
 
 ## kubectl: a kubectl built from k8s.io/kubectl at the client-go version, for the e2e tests
 kubectl:
-	$(GO) build -o $(OUT)/bin/kubectl ./test/kubectl
+	$(GO) build -ldflags "$(KUBECTL_LDFLAGS)" -o $(OUT)/bin/kubectl ./test/kubectl
 
 ## generate: regenerate the OpenAPI definitions with k8s.io/kube-openapi's openapi-gen
 generate:

@@ -84,6 +84,18 @@ var selectableFields = map[schema.GroupVersionKind]map[string]fieldFunc{
 	},
 }
 
+// storedAs maps, for kinds stored as another kind (events.k8s.io Events are stored as core
+// Events), a field selector to the stored kind's field.
+var storedAs = map[schema.GroupVersionKind]map[string]string{
+	eventsv1.SchemeGroupVersion.WithKind("Event"): {
+		"regarding.kind":      "involvedObject.kind",
+		"regarding.namespace": "involvedObject.namespace",
+		"regarding.name":      "involvedObject.name",
+		"regarding.uid":       "involvedObject.uid",
+		"reportingController": "reportingComponent",
+	},
+}
+
 func pod(f func(*corev1.Pod) string) fieldFunc {
 	return func(o runtime.Object) string { return f(o.(*corev1.Pod)) }
 }
@@ -102,12 +114,15 @@ func addFieldLabelConversions(s *runtime.Scheme) error {
 	for _, gv := range GroupVersions {
 		for kind := range ExternalScheme.KnownTypes(gv) {
 			gvk := gv.WithKind(kind)
-			extra := selectableFields[gvk]
+			extra, renames := selectableFields[gvk], storedAs[gvk]
 			err := s.AddFieldLabelConversionFunc(gvk, func(label, value string) (string, string, error) {
 				if label == "metadata.name" || label == "metadata.namespace" {
 					return label, value, nil
 				}
 				if _, ok := extra[label]; ok {
+					if stored, ok := renames[label]; ok {
+						return stored, value, nil
+					}
 					return label, value, nil
 				}
 				return "", "", fmt.Errorf("field label not supported: %s", label)

@@ -8,6 +8,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -23,6 +24,7 @@ import (
 	"github.com/kubeshim/kubeshim/registry/daemonset"
 	"github.com/kubeshim/kubeshim/registry/deployment"
 	"github.com/kubeshim/kubeshim/registry/event"
+	eventsv1rest "github.com/kubeshim/kubeshim/registry/eventsv1"
 	"github.com/kubeshim/kubeshim/registry/job"
 	"github.com/kubeshim/kubeshim/registry/lease"
 	"github.com/kubeshim/kubeshim/registry/namespace"
@@ -113,8 +115,13 @@ func buildAPIGroups(optsGetter generic.RESTOptionsGetter) (*apiGroups, kadmissio
 		return nil, nil, err
 	}
 	addStorages(&g.legacy, "v1", podStorages)
+	eventStore, eventStorages, err := event.Definition().Storages(optsGetter)
+	if err != nil {
+		return nil, nil, err
+	}
+	addStorages(&g.legacy, "v1", eventStorages)
 	if err := addDefinitions(&g.legacy, "v1", optsGetter,
-		node.Definition(), event.Definition(), configmap.Definition(), secret.Definition(),
+		node.Definition(), configmap.Definition(), secret.Definition(),
 		serviceaccount.Definition(), replicationcontroller.Definition()); err != nil {
 		return nil, nil, err
 	}
@@ -134,6 +141,10 @@ func buildAPIGroups(optsGetter generic.RESTOptionsGetter) (*apiGroups, kadmissio
 		}
 		g.named = append(g.named, &info)
 	}
+	// events.k8s.io/v1 Events live in the core events storage, as in kube-apiserver.
+	events := newGroupInfo(eventsv1.SchemeGroupVersion)
+	events.VersionedResourcesStorageMap["v1"]["events"] = eventsv1rest.NewREST(eventStore)
+	g.named = append(g.named, &events)
 
 	getNamespace := func(ctx context.Context, name string) (*corev1.Namespace, error) {
 		obj, err := nsREST.Get(ctx, name, &metav1.GetOptions{})

@@ -66,7 +66,7 @@ func New(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	config.AdmissionControl = admission.NewChainHandler(kadmission.NewNamespaceLifecycle(nsGetter))
+	config.AdmissionControl = admission.NewChainHandler(kadmission.NewNamespaceLifecycle(nsGetter), kadmission.NewPodDefaults())
 
 	completed := config.Complete()
 	generic, err := completed.New("kubeshim", genericapiserver.NewEmptyDelegate())

@@ -49,7 +49,9 @@ func TestValidatePodUpdate(t *testing.T) {
 			},
 			mutate: func(p *corev1.Pod) { p.Spec.Tolerations[0].TolerationSeconds = ptr.To[int64](10) }},
 		{name: "tolerations may not be removed",
-			old:    func(p *corev1.Pod) { p.Spec.Tolerations = []corev1.Toleration{{Key: "k", Operator: corev1.TolerationOpExists}} },
+			old: func(p *corev1.Pod) {
+				p.Spec.Tolerations = []corev1.Toleration{{Key: "k", Operator: corev1.TolerationOpExists}}
+			},
 			mutate: func(p *corev1.Pod) { p.Spec.Tolerations = nil },
 			wants:  []want{forb("spec.tolerations").withMsg("spec.tolerations: Forbidden: existing toleration can not be modified except its tolerationSeconds")}},
 		{name: "scheduling gates may be removed",

@@ -18,6 +18,7 @@ type upOptions struct {
 	bindAddress      string
 	advertiseAddress string
 	noKubelet        bool
+	historySize      int
 }
 
 func newUpCommand() *cobra.Command {
@@ -36,6 +37,8 @@ under DATA/pki; once it is ready to serve it writes DATA/kubeconfig (context "ku
 	f.StringVar(&o.bindAddress, "bind-address", "127.0.0.1", "address the API server listens on")
 	f.StringVar(&o.advertiseAddress, "advertise-address", "", "address clients reach the API server at (added to its certificate)")
 	f.BoolVar(&o.noKubelet, "no-kubelet", false, "do not run a kubelet in this process")
+	f.IntVar(&o.historySize, "default-watch-cache-size", storage.DefaultHistorySize,
+		"how many recent changes the store keeps for watches to resume from; older resourceVersions get 410 Gone")
 	return cmd
 }
 
@@ -53,7 +56,7 @@ func (o *upOptions) run() error {
 	if !o.noKubelet {
 		klog.InfoS("The kubelet is not part of this build yet; running the control plane only")
 	}
-	backend := storage.NewBackend(storage.Options{})
+	backend := storage.NewBackend(storage.Options{HistorySize: o.historySize})
 	defer backend.Close()
 	srv, err := apiserver.New(apiserver.Options{
 		DataDir:          o.dataDir,

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"container/heap"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -17,6 +18,9 @@ const (
 	// DefaultHistorySize is the default number of events kept for watches
 	// resuming from a past resourceVersion and for reads at past revisions.
 	DefaultHistorySize = 10000
+	// DefaultHistoryBytes is the default bound on the bytes of superseded and
+	// deleted values the history keeps alive.
+	DefaultHistoryBytes = 64 << 20
 	// DefaultWatchQueueSize is the default number of events a watcher may fall
 	// behind its consumer before it is terminated.
 	DefaultWatchQueueSize = 1000
@@ -43,6 +47,10 @@ type Options struct {
 	// revision or a continue token of an older list gets 410 Gone. The log is
 	// compacted in batches, so it may hold up to 1/8 more events.
 	HistorySize int
+	// HistoryBytes bounds the size of the old values (superseded or deleted)
+	// the history keeps; older events are compacted beyond it, even if fewer
+	// than HistorySize events are kept.
+	HistoryBytes int64
 	// WatchQueueSize is how many events a watcher may have queued for a slow
 	// consumer before it is terminated (its result channel closed).
 	WatchQueueSize int
@@ -57,6 +65,9 @@ type Options struct {
 func (o Options) withDefaults() Options {
 	if o.HistorySize <= 0 {
 		o.HistorySize = DefaultHistorySize
+	}
+	if o.HistoryBytes <= 0 {
+		o.HistoryBytes = DefaultHistoryBytes
 	}
 	if o.WatchQueueSize <= 0 {
 		o.WatchQueueSize = DefaultWatchQueueSize
@@ -180,6 +191,8 @@ type Backend struct {
 	// log holds the events with revisions (compactRev, rev], in order and
 	// without gaps (one event per revision).
 	log []*event
+	// historyBytes is the size of the old values referenced by the log.
+	historyBytes int64
 	// snap caches a snapshot of the current revision; reset by every write.
 	snap     *snapshot
 	watchers map[*watcher]struct{}
@@ -256,7 +269,7 @@ func (b *Backend) Compact(rev int64) error {
 	return nil
 }
 
-var errBackendClosed = fmt.Errorf("in-memory storage backend is closed")
+var errBackendClosed = errors.New("in-memory storage backend is closed")
 
 // snapshot returns an immutable view of the current revision.
 func (b *Backend) snapshot() (*snapshot, error) {
@@ -358,8 +371,9 @@ func (b *Backend) commitLocked(key string, rec *record, cur *version, value []by
 	}
 	var versions []version
 	if rec != nil {
-		versions = make([]version, len(rec.versions), len(rec.versions)+1)
-		copy(versions, rec.versions)
+		// Appending in place is safe: records in snapshots never read past
+		// their own length, and only the live record of a key is appended to.
+		versions = rec.versions
 	}
 	versions = append(versions, nv)
 	b.tree.ReplaceOrInsert(&record{key: key, versions: versions})
@@ -367,6 +381,7 @@ func (b *Backend) commitLocked(key string, rec *record, cur *version, value []by
 	e := &event{rev: b.rev, key: key, value: value, created: cur == nil, deleted: deleted}
 	if cur != nil {
 		e.prevValue = cur.value
+		b.historyBytes += int64(len(cur.value))
 	}
 	b.log = append(b.log, e)
 	b.snap = nil
@@ -394,6 +409,16 @@ func (b *Backend) afterCommitLocked(e *event) {
 	if len(b.log) > b.opts.HistorySize+slack {
 		b.compactLocked(b.log[len(b.log)-b.opts.HistorySize-1].rev)
 	}
+	if b.historyBytes > b.opts.HistoryBytes {
+		// Keep the newest events holding at most 7/8 of the budget.
+		budget, i := b.opts.HistoryBytes-b.opts.HistoryBytes/8, len(b.log)-1
+		for ; i >= 0 && budget >= int64(len(b.log[i].prevValue)); i-- {
+			budget -= int64(len(b.log[i].prevValue))
+		}
+		if i >= 0 {
+			b.compactLocked(b.log[i].rev)
+		}
+	}
 }
 
 // compactLocked drops the events with revisions <= c and the versions of
@@ -408,6 +433,7 @@ func (b *Backend) compactLocked(c int64) {
 	}
 	pruned := make(map[string]struct{}, n)
 	for _, e := range b.log[:n] {
+		b.historyBytes -= int64(len(e.prevValue))
 		if _, done := pruned[e.key]; done {
 			continue
 		}
@@ -503,7 +529,11 @@ func (h *ttlHeap) Pop() any {
 // setTTLLocked replaces the expiry of key by one for version modRev after
 // ttl seconds (none if ttl is 0), as attaching a lease on put does in etcd.
 func (b *Backend) setTTLLocked(key string, modRev int64, ttl uint64) {
-	if old, ok := b.ttlByKey[key]; ok {
+	old, ok := b.ttlByKey[key]
+	if !ok && ttl == 0 {
+		return
+	}
+	if ok {
 		heap.Remove(&b.ttls, old.index)
 		delete(b.ttlByKey, key)
 	}

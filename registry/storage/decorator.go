@@ -4,10 +4,12 @@ import (
 	"fmt"
 
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apiserver/pkg/features"
 	"k8s.io/apiserver/pkg/registry/generic"
 	apistorage "k8s.io/apiserver/pkg/storage"
 	"k8s.io/apiserver/pkg/storage/storagebackend"
 	"k8s.io/apiserver/pkg/storage/storagebackend/factory"
+	utilfeature "k8s.io/apiserver/pkg/util/feature"
 	"k8s.io/client-go/tools/cache"
 )
 
@@ -38,6 +40,8 @@ func (b *Backend) Decorator() generic.StorageDecorator {
 			GroupResource:  config.GroupResource,
 			NewFunc:        newFunc,
 			NewListFunc:    newListFunc,
+			// As the etcd3 storage factory does.
+			HandleCorruptObjects: utilfeature.DefaultFeatureGate.Enabled(features.AllowUnsafeMalformedObjectDeletion),
 		})
 		if err != nil {
 			return nil, nil, fmt.Errorf("creating in-memory storage for %v: %w", config.GroupResource, err)

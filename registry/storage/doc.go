@@ -20,10 +20,12 @@
 //     revision, so lists at an exact past revision and continue tokens work
 //     while that revision is inside the history window. Readers work on cheap
 //     O(1) snapshots (tree clones) without holding the lock while decoding.
-//   - A bounded event log (Options.HistorySize events) serves watches that
-//     start at a past revision. When it overflows the oldest events are
-//     compacted; a watch, list or continue token older than the compaction
-//     revision gets 410 Gone ("too old resource version"), as with etcd3.
+//   - A bounded event log (Options.HistorySize events, and at most
+//     Options.HistoryBytes of superseded values) serves watches that start at
+//     a past revision. When it overflows the oldest events are compacted; a
+//     watch, list or continue token older than the compaction revision gets
+//     410 Gone ("too old resource version"), as with etcd3. Backend.Compact
+//     compacts explicitly.
 //   - Writers never block on watchers: each event is appended to the bounded
 //     queue of every matching watcher; a watcher whose consumer falls more than
 //     Options.WatchQueueSize events behind is terminated (its result channel is

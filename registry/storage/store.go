@@ -60,6 +60,11 @@ type StoreConfig struct {
 	NewFunc func() runtime.Object
 	// NewListFunc returns an empty list of the resource.
 	NewListFunc func() runtime.Object
+	// HandleCorruptObjects reports values that cannot be transformed or
+	// decoded as corrupt objects (storage.NewCorruptObjError, aggregated in
+	// LISTs) so that the registry can delete them unsafely, as the etcd3
+	// store does when AllowUnsafeMalformedObjectDeletion is enabled.
+	HandleCorruptObjects bool
 }
 
 // codecState is what turns stored bytes into objects; it is swapped as a whole.
@@ -73,11 +78,20 @@ type authenticatedData string
 
 func (d authenticatedData) AuthenticatedData() []byte { return []byte(d) }
 
+// toStorage returns the bytes to store for encoded data. They are kept for
+// the lifetime of the version, so spare capacity left by the encoder's buffer
+// growth is trimmed.
 func (c *codecState) toStorage(ctx context.Context, key string, data []byte) ([]byte, error) {
-	if c.transformer == nil {
-		return data, nil
+	if c.transformer != nil {
+		var err error
+		if data, err = c.transformer.TransformToStorage(ctx, data, authenticatedData(key)); err != nil {
+			return nil, err
+		}
 	}
-	return c.transformer.TransformToStorage(ctx, data, authenticatedData(key))
+	if cap(data)-len(data) > len(data)/8 {
+		data = bytes.Clone(data)
+	}
+	return data, nil
 }
 
 func (c *codecState) fromStorage(ctx context.Context, key string, data []byte) ([]byte, bool, error) {
@@ -99,6 +113,7 @@ type Store struct {
 	newListFunc    func() runtime.Object
 
 	sizeEstimation atomic.Bool
+	handleCorrupt  bool
 
 	mu        sync.Mutex
 	watchers  map[*watcher]struct{}
@@ -134,8 +149,13 @@ func (b *Backend) NewStore(cfg StoreConfig) (*Store, error) {
 		newFunc:        cfg.NewFunc,
 		newListFunc:    cfg.NewListFunc,
 		watchers:       map[*watcher]struct{}{},
+		handleCorrupt:  cfg.HandleCorruptObjects,
 	}
-	s.codecs.Store(&codecState{codec: cfg.Codec, transformer: cfg.Transformer})
+	transformer := cfg.Transformer
+	if transformer != nil && cfg.HandleCorruptObjects {
+		transformer = &corruptClassifyingTransformer{Transformer: transformer}
+	}
+	s.codecs.Store(&codecState{codec: cfg.Codec, transformer: transformer})
 	return s, nil
 }
 
@@ -174,7 +194,7 @@ func (s *Store) decode(codec runtime.Codec, data []byte, out runtime.Object, rev
 		return fmt.Errorf("unable to convert output object to pointer: %w", err)
 	}
 	if _, _, err := codec.Decode(data, nil, out); err != nil {
-		return err
+		return s.decodeError(err, rev)
 	}
 	if err := s.versioner.UpdateObject(out, uint64(rev)); err != nil {
 		klog.ErrorS(err, "Failed to update object version", "resource", s.groupResource)
@@ -220,9 +240,9 @@ func (s *Store) Get(ctx context.Context, key string, opts apistorage.GetOptions,
 	cs := s.codecs.Load()
 	data, _, err := cs.fromStorage(ctx, preparedKey, cur.value)
 	if err != nil {
-		return apistorage.NewInternalError(err)
+		return s.readError(preparedKey, apistorage.NewInternalError(err))
 	}
-	return s.decode(cs.codec, data, out, cur.modRev)
+	return s.readError(preparedKey, s.decode(cs.codec, data, out, cur.modRev))
 }
 
 // Create implements storage.Interface.
@@ -628,6 +648,7 @@ func (s *Store) GetList(ctx context.Context, key string, opts apistorage.ListOpt
 		remaining int64
 		listErr   error
 	)
+	itemErrs := &listErrors{aggregate: s.handleCorrupt}
 	process := func(rec *record) bool {
 		ver := rec.at(withRev)
 		if ver == nil {
@@ -648,13 +669,11 @@ func (s *Store) GetList(ctx context.Context, key string, opts apistorage.ListOpt
 		}
 		data, _, err := cs.fromStorage(ctx, rec.key, ver.value)
 		if err != nil {
-			listErr = apistorage.NewInternalError(fmt.Errorf("unable to transform key %q: %w", rec.key, err))
-			return false
+			return !itemErrs.Append(rec.key, apistorage.NewInternalError(fmt.Errorf("unable to transform key %q: %w", rec.key, err)))
 		}
 		obj, _, err := cs.codec.Decode(data, nil, newItemFunc())
 		if err != nil {
-			listErr = err
-			return false
+			return !itemErrs.Append(rec.key, s.decodeError(err, ver.modRev))
 		}
 		if err := s.versioner.UpdateObject(obj, uint64(ver.modRev)); err != nil {
 			klog.ErrorS(err, "Failed to update object version", "resource", s.groupResource)
@@ -675,6 +694,9 @@ func (s *Store) GetList(ctx context.Context, key string, opts apistorage.ListOpt
 	}
 	if listErr != nil {
 		return listErr
+	}
+	if err := itemErrs.Err(s.groupResource); err != nil {
+		return err
 	}
 
 	continueValue, remainingItemCount, err := apistorage.PrepareContinueToken(lastKey, keyPrefix, withRev, int64(v.Len())+remaining, hasMore, opts)

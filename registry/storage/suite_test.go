@@ -5,16 +5,14 @@ package storage
 // watch cache pass, against the in-memory store, set up the way the etcd3
 // store's own tests do (example API group, "test!" prefix transformer).
 //
-// Upstream suite functions NOT run here, and why:
-//   - RunTestGetListWithErrorAggregation, RunTestWatchWithUnsafeDelete: they
-//     need etcd3's unexported corruptObjectError type and its
-//     corrupt-object-deleter wrapper (AllowUnsafeMalformedObjectDeletion error
-//     aggregation of undecodable objects read from a shared etcd); this store
-//     only reads values it wrote itself and has no such wrapper.
+// Every Run* function of store_tests.go and watcher_tests.go runs below,
+// including the transformer-based ones (the store applies the config's
+// value.Transformer) and the AllowUnsafeMalformedObjectDeletion ones.
+// Not run here:
 //   - RunBenchmark* (store_benchmarks.go): benchmarks, not conformance tests;
-//     see bench_test.go for this package's benchmarks.
-// Everything else in store_tests.go and watcher_tests.go runs below, including
-// the transformer-based tests (the store applies the config's Transformer).
+//     bench_test.go runs RunBenchmarkStoreList and RunBenchmarkStoreStats.
+//   - The cacher-only assertions of RunTestList (watchCacheEnabled,
+//     expectCacherRequestsToEtcd) are off, as in the etcd3 store's tests.
 
 import (
 	"context"
@@ -58,15 +56,17 @@ func newPod() runtime.Object     { return &example.Pod{} }
 func newPodList() runtime.Object { return &example.PodList{} }
 
 type setup struct {
-	opts        Options
-	codec       runtime.Codec
-	transformer value.Transformer
+	handleCorrupt bool
+	opts          Options
+	codec         runtime.Codec
+	transformer   value.Transformer
 }
 
 type setupOption func(*setup)
 
-func withOptions(o Options) setupOption     { return func(s *setup) { s.opts = o } }
-func withCodec(c runtime.Codec) setupOption { return func(s *setup) { s.codec = c } }
+func withOptions(o Options) setupOption      { return func(s *setup) { s.opts = o } }
+func withCorruptObjectHandling() setupOption { return func(s *setup) { s.handleCorrupt = true } }
+func withCodec(c runtime.Codec) setupOption  { return func(s *setup) { s.codec = c } }
 func withTransformer(tr value.Transformer) setupOption {
 	return func(s *setup) { s.transformer = tr }
 }
@@ -84,13 +84,14 @@ func testSetup(t testing.TB, options ...setupOption) (context.Context, *Store, *
 	b := NewBackend(cfg.opts)
 	t.Cleanup(b.Close)
 	s, err := b.NewStore(StoreConfig{
-		Codec:          cfg.codec,
-		Transformer:    cfg.transformer,
-		Prefix:         "",
-		ResourcePrefix: "/pods/",
-		GroupResource:  schema.GroupResource{Resource: "pods"},
-		NewFunc:        newPod,
-		NewListFunc:    newPodList,
+		Codec:                cfg.codec,
+		Transformer:          cfg.transformer,
+		Prefix:               "",
+		ResourcePrefix:       "/pods/",
+		GroupResource:        schema.GroupResource{Resource: "pods"},
+		NewFunc:              newPod,
+		NewListFunc:          newPodList,
+		HandleCorruptObjects: cfg.handleCorrupt,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -290,6 +291,20 @@ func TestDeleteExpectingTransformOrDecodeError(t *testing.T) {
 		ctx, store, _ := testSetup(t)
 		storagetesting.RunTestDeleteWithSuggestionAndMissingExpectedTransformOrDecodeError(ctx, t, store)
 	})
+}
+
+func TestGetListWithErrorAggregation(t *testing.T) {
+	featuregatetesting.SetFeatureGateDuringTest(t, utilfeature.DefaultFeatureGate, features.AllowUnsafeMalformedObjectDeletion, true)
+	ctx, store, _ := testSetup(t, withCorruptObjectHandling())
+	corruptErr := &corruptObjectError{err: fmt.Errorf("bits flipped"), errType: untransformable}
+	storagetesting.RunTestGetListWithErrorAggregation(ctx, t, &storeWithTransformerOverride{store}, corruptErr)
+}
+
+func TestWatchWithUnsafeDelete(t *testing.T) {
+	featuregatetesting.SetFeatureGateDuringTest(t, utilfeature.DefaultFeatureGate, features.AllowUnsafeMalformedObjectDeletion, true)
+	ctx, store, _ := testSetup(t, withCorruptObjectHandling())
+	corruptErr := &corruptObjectError{err: fmt.Errorf("bits flipped"), errType: untransformable}
+	storagetesting.RunTestWatchWithUnsafeDelete(ctx, t, &storeWithTransformerOverride{store}, corruptErr)
 }
 
 func TestGetListWithoutErrorAggregation(t *testing.T) {

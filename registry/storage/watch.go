@@ -419,12 +419,7 @@ func (w *watcher) sendError(err error) {
 	if errors.Is(err, context.Canceled) {
 		return
 	}
-	var status metav1.Status
-	if apiStatus, ok := err.(apierrors.APIStatus); ok {
-		status = apiStatus.Status()
-	} else {
-		status = apierrors.NewInternalError(err).Status()
-	}
+	status := watchError(err)
 	select {
 	case w.result <- watch.Event{Type: watch.Error, Object: &status}:
 	case <-w.ctx.Done():
@@ -569,6 +564,10 @@ func (w *watcher) transform(e *event) (*watch.Event, error) {
 	}
 	if e.prevValue != nil && (e.deleted || !w.acceptAll) {
 		if prev, err = d.previous(ctx, w.s, e); err != nil {
+			var corrupt *corruptObjectError
+			if e.deleted && errors.As(err, &corrupt) {
+				return nil, &corruptObjectDeletedError{err: corrupt}
+			}
 			return nil, err
 		}
 	}

@@ -45,8 +45,14 @@ func TestInformerSeesEveryEventInOrder(t *testing.T) {
 	inf := factory.Core().V1().Pods().Informer()
 	_, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc: func(obj any) { record("add " + obj.(*corev1.Pod).Name) },
-		UpdateFunc: func(_, obj any) {
+		UpdateFunc: func(oldObj, obj any) {
 			p := obj.(*corev1.Pod)
+			if p.DeletionTimestamp != nil && oldObj.(*corev1.Pod).DeletionTimestamp == nil {
+				// As in kube-apiserver, a pod deletion first marks the pod (grace period 0 for
+				// an unscheduled pod), then removes it.
+				record("terminating " + p.Name)
+				return
+			}
 			record(fmt.Sprintf("update %s %s", p.Name, p.Labels["step"]))
 		},
 		DeleteFunc: func(obj any) {
@@ -86,7 +92,7 @@ func TestInformerSeesEveryEventInOrder(t *testing.T) {
 		if err := pods.Delete(ctx, name, metav1.DeleteOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		want = append(want, "delete "+name)
+		want = append(want, "terminating "+name, "delete "+name)
 	}
 	eventually(t, 20*time.Second, "informer events", func() bool {
 		mu.Lock()
@@ -124,7 +130,9 @@ func TestWatchResumesFromResourceVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer w.Stop()
-	want := []string{"ADDED second", "ADDED third", "DELETED second"}
+	// Deleting a pod marks it (MODIFIED, deletionTimestamp set) and then removes it, as
+	// kube-apiserver's generic store does for a grace period of 0.
+	want := []string{"ADDED second", "ADDED third", "MODIFIED second", "DELETED second"}
 	var got []string
 	for len(got) < len(want) {
 		select {

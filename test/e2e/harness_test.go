@@ -216,10 +216,13 @@ func (k kubectl) run(t *testing.T, stdin string, args ...string) result {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, k.path, append([]string{"--kubeconfig", k.cluster.kubeconfig}, args...)...)
-	cmd.Env = append(append(os.Environ(), "HOME="+k.cluster.dataDir), k.env...)
+	// EDITOR=false: nothing interactive may ever start.
+	cmd.Env = append(append(os.Environ(), "HOME="+k.cluster.dataDir, "EDITOR=false"), k.env...)
 	if stdin != "" {
 		cmd.Stdin = strings.NewReader(stdin)
 	}
+	// A child (an editor) holding the output pipes open must not hang the test.
+	cmd.WaitDelay = 5 * time.Second
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()

@@ -245,7 +245,8 @@ func TestDelete(t *testing.T) {
 			k.ok(t, "run", n, "--image=busybox", "-n", ns)
 		}
 		start := time.Now()
-		if out := k.ok(t, "delete", "pod", "d1", "-n", ns); strings.TrimSpace(out) != `pod "d1" deleted` {
+		// kubectl 1.33 adds the namespace: `pod "d1" deleted from NS namespace`.
+		if out := k.ok(t, "delete", "pod", "d1", "-n", ns); !regexp.MustCompile(`^pod "d1" deleted( from ` + ns + ` namespace)?\n$`).MatchString(out) {
 			t.Fatalf("delete printed %q", out)
 		}
 		if d := time.Since(start); d > 20*time.Second {

@@ -1,0 +1,42 @@
+package admission
+
+import (
+	"context"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apiserver/pkg/admission"
+
+	"github.com/kubeshim/kubeshim/apis/defaults"
+)
+
+// PodDefaults does for new pods what upstream's ServiceAccount, Priority and
+// DefaultTolerationSeconds admission plugins do: serviceAccountName "default", the priority
+// of the pod's priority class, and five-minute tolerations of not-ready and unreachable nodes.
+type PodDefaults struct {
+	*admission.Handler
+}
+
+var _ admission.MutationInterface = &PodDefaults{}
+
+// NewPodDefaults returns the plugin.
+func NewPodDefaults() *PodDefaults {
+	return &PodDefaults{Handler: admission.NewHandler(admission.Create)}
+}
+
+// Admit implements admission.MutationInterface.
+func (PodDefaults) Admit(_ context.Context, a admission.Attributes, _ admission.ObjectInterfaces) error {
+	if a.GetResource().GroupResource() != corev1.Resource("pods") || a.GetSubresource() != "" {
+		return nil
+	}
+	p, ok := a.GetObject().(*corev1.Pod)
+	if !ok {
+		return apierrors.NewBadRequest("resource pods was not a Pod")
+	}
+	defaults.SetServiceAccountDefaults(p)
+	if err := defaults.SetPriorityDefaults(p); err != nil {
+		return err
+	}
+	defaults.SetDefaultTolerationSeconds(p)
+	return nil
+}
