@@ -17,7 +17,7 @@ DATA_DIR ?= $(OUT)/data
 PORT ?= 6443
 KUBE_OPENAPI := $(shell $(GO) list -m -f '{{.Version}}' k8s.io/kube-openapi 2>/dev/null)
 # Debian packages the tests and `make run` need; installed with apt-get when missing.
-APT_PACKAGES := ca-certificates curl iproute2 util-linux
+APT_PACKAGES := ca-certificates curl iproute2 util-linux etcd-server
 OPENAPI_PKGS := k8s.io/api/core/v1 k8s.io/api/apps/v1 k8s.io/api/batch/v1 k8s.io/api/coordination/v1 \
 	k8s.io/api/events/v1 k8s.io/api/policy/v1 k8s.io/api/autoscaling/v1 k8s.io/api/authentication/v1 \
 	k8s.io/api/authorization/v1 k8s.io/api/scheduling/v1alpha3 k8s.io/apimachinery/pkg/apis/meta/v1 k8s.io/apimachinery/pkg/runtime \

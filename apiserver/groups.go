@@ -41,6 +41,7 @@ import (
 // version it is stored in and the key prefix kube-apiserver uses ("/registry/pods/…").
 type restOptionsGetter struct {
 	decorator generic.StorageDecorator
+	etcd      *storagebackend.TransportConfig
 }
 
 func (g restOptionsGetter) GetRESTOptions(gr schema.GroupResource, _ runtime.Object) (generic.RESTOptions, error) {
@@ -51,6 +52,9 @@ func (g restOptionsGetter) GetRESTOptions(gr schema.GroupResource, _ runtime.Obj
 	gv := versions[0]
 	cfg := storagebackend.NewDefaultConfig("/registry", apis.Codecs.LegacyCodec(gv))
 	cfg.EncodeVersioner = runtime.NewMultiGroupVersioner(gv, schema.GroupKind{Group: gv.Group})
+	if g.etcd != nil {
+		cfg.Transport = *g.etcd
+	}
 	return generic.RESTOptions{
 		StorageConfig:           cfg.ForResource(gr),
 		Decorator:               g.decorator,

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"k8s.io/apiserver/pkg/registry/generic"
+	"k8s.io/apiserver/pkg/storage/storagebackend"
 )
 
 // Options configures the API server.
@@ -22,9 +23,12 @@ type Options struct {
 	Listener net.Listener
 	// AdvertiseAddress is added to the serving certificate and used in the kubeconfig.
 	AdvertiseAddress net.IP
-	// Storage builds the storage of every resource (registry/storage's in-memory backend, or
-	// the etcd3 one).
+	// Storage builds the storage of every resource: registry/storage's in-memory backend.
+	// Ignored when Etcd is set.
 	Storage generic.StorageDecorator
+	// Etcd, if set, stores everything in an etcd cluster through k8s.io/apiserver's etcd3
+	// storage instead.
+	Etcd *storagebackend.TransportConfig
 
 	servingCert, servingKey string
 }
@@ -40,6 +44,12 @@ func (o *Options) complete() error {
 	o.DataDir = abs
 	if o.BindAddress == nil {
 		o.BindAddress = net.IPv4(127, 0, 0, 1)
+	}
+	if o.Etcd != nil {
+		if len(o.Etcd.ServerList) == 0 {
+			return fmt.Errorf("etcd storage needs at least one server")
+		}
+		o.Storage = generic.UndecoratedStorage
 	}
 	if o.Storage == nil {
 		return fmt.Errorf("a storage backend is required")

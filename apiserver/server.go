@@ -61,7 +61,7 @@ func New(opts Options) (*Server, error) {
 	config.FlowControl = nil
 	config.OpenAPIConfig, config.OpenAPIV3Config = openAPIConfigs()
 
-	optsGetter := restOptionsGetter{decorator: opts.Storage}
+	optsGetter := restOptionsGetter{decorator: opts.Storage, etcd: opts.Etcd}
 	groups, nsGetter, err := buildAPIGroups(optsGetter)
 	if err != nil {
 		return nil, err

@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 	genericapiserver "k8s.io/apiserver/pkg/server"
+	"k8s.io/apiserver/pkg/storage/storagebackend"
 	"k8s.io/klog/v2"
 
 	"github.com/kubeshim/kubeshim/apiserver"
@@ -19,6 +20,7 @@ type upOptions struct {
 	advertiseAddress string
 	noKubelet        bool
 	historySize      int
+	etcd             storagebackend.TransportConfig
 }
 
 func newUpCommand() *cobra.Command {
@@ -37,6 +39,11 @@ under DATA/pki; once it is ready to serve it writes DATA/kubeconfig (context "ku
 	f.StringVar(&o.bindAddress, "bind-address", "127.0.0.1", "address the API server listens on")
 	f.StringVar(&o.advertiseAddress, "advertise-address", "", "address clients reach the API server at (added to its certificate)")
 	f.BoolVar(&o.noKubelet, "no-kubelet", false, "do not run a kubelet in this process")
+	f.StringSliceVar(&o.etcd.ServerList, "etcd-servers", nil,
+		"etcd servers to store everything in (scheme://ip:port,...); the in-memory store when empty")
+	f.StringVar(&o.etcd.TrustedCAFile, "etcd-cafile", "", "SSL Certificate Authority file used to secure etcd communication")
+	f.StringVar(&o.etcd.CertFile, "etcd-certfile", "", "SSL certification file used to secure etcd communication")
+	f.StringVar(&o.etcd.KeyFile, "etcd-keyfile", "", "SSL key file used to secure etcd communication")
 	f.IntVar(&o.historySize, "default-watch-cache-size", storage.DefaultHistorySize,
 		"how many recent changes the store keeps for watches to resume from; older resourceVersions get 410 Gone")
 	return cmd
@@ -56,15 +63,20 @@ func (o *upOptions) run() error {
 	if !o.noKubelet {
 		klog.InfoS("The kubelet is not part of this build yet; running the control plane only")
 	}
-	backend := storage.NewBackend(storage.Options{HistorySize: o.historySize})
-	defer backend.Close()
-	srv, err := apiserver.New(apiserver.Options{
+	opts := apiserver.Options{
 		DataDir:          o.dataDir,
 		BindAddress:      bind,
 		SecurePort:       o.securePort,
 		AdvertiseAddress: advertise,
-		Storage:          backend.Decorator(),
-	})
+	}
+	if len(o.etcd.ServerList) > 0 {
+		opts.Etcd = &o.etcd
+	} else {
+		backend := storage.NewBackend(storage.Options{HistorySize: o.historySize})
+		defer backend.Close()
+		opts.Storage = backend.Decorator()
+	}
+	srv, err := apiserver.New(opts)
 	if err != nil {
 		return err
 	}

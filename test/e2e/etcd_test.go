@@ -1,0 +1,122 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// freePort returns a TCP port on 127.0.0.1 nobody listens on right now.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// startEtcd runs a private etcd (Debian's etcd-server, installed by `make deps`) on free
+// loopback ports and returns its client URL.
+func startEtcd(t *testing.T) string {
+	t.Helper()
+	bin, err := exec.LookPath("etcd")
+	if err != nil {
+		t.Fatalf("etcd is not installed (make deps installs etcd-server): %v", err)
+	}
+	client := fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
+	peer := fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
+	cmd := exec.Command(bin, "--data-dir", t.TempDir(), "--name", "e2e",
+		"--listen-client-urls", client, "--advertise-client-urls", client,
+		"--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
+		"--initial-cluster", "e2e="+peer)
+	logs := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+	})
+	eventually(t, 20*time.Second, "etcd to serve", func() bool {
+		c, err := net.Dial("tcp", strings.TrimPrefix(client, "http://"))
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	})
+	return client
+}
+
+// With --etcd-servers, kubeshim keeps everything in etcd through k8s.io/apiserver's etcd3
+// storage: kubectl works as with the in-memory store, and a restarted kubeshim finds the
+// objects again.
+func TestEtcdStorage(t *testing.T) {
+	etcd := startEtcd(t)
+	dir := t.TempDir()
+	c, err := startClusterIn(dir, []string{"--etcd-servers", etcd})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := kubectls(t, c)[1]
+	k.ok(t, "create", "deployment", "web", "--image=nginx", "--replicas=2")
+	k.ok(t, "scale", "deployment", "web", "--replicas=3")
+	k.ok(t, "run", "solo", "--image=busybox", "--labels=app=solo")
+	if out := k.ok(t, "get", "pods", "-l", "app=solo", "-o", "name"); strings.TrimSpace(out) != "pod/solo" {
+		t.Fatalf("label selection over etcd: %q", out)
+	}
+
+	// A watch sees a change made through another client.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	pods, err := c.client.CoreV1().Pods("default").List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := c.client.CoreV1().Pods("default").Watch(ctx, metav1.ListOptions{ResourceVersion: pods.ResourceVersion})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k.ok(t, "label", "pod", "solo", "seen=yes")
+	select {
+	case ev := <-w.ResultChan():
+		if ev.Type != "MODIFIED" {
+			t.Fatalf("watch over etcd: %s", ev.Type)
+		}
+	case <-ctx.Done():
+		t.Fatal("watch over etcd saw nothing")
+	}
+	w.Stop()
+
+	// Stop kubeshim (keeping its data dir), start it again on the same etcd.
+	c.dataDir = t.TempDir()
+	if err := c.stop(); err != nil {
+		t.Fatalf("stop: %v", err)
+	}
+	if err := os.Remove(dir + "/kubeconfig"); err != nil {
+		t.Fatal(err)
+	}
+	again, err := startClusterIn(dir, []string{"--etcd-servers", etcd})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.stop()
+	k = kubectls(t, again)[1]
+	_, rows := table(t, k.ok(t, "get", "deployments"))
+	if len(rows) != 1 || rows[0]["NAME"] != "web" || rows[0]["READY"] != "0/3" {
+		t.Fatalf("deployments after restart: %v", rows)
+	}
+	if p := getPod(t, k, "default", "solo"); p.Labels["seen"] != "yes" {
+		t.Fatalf("pod after restart: labels %v", p.Labels)
+	}
+}
