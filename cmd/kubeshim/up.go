@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"net"
+	"strings"
 
 	"github.com/spf13/cobra"
 	genericapiserver "k8s.io/apiserver/pkg/server"
@@ -10,6 +11,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/kubeshim/kubeshim/apiserver"
+	"github.com/kubeshim/kubeshim/controllers/manager"
 	"github.com/kubeshim/kubeshim/registry/storage"
 )
 
@@ -20,6 +22,8 @@ type upOptions struct {
 	advertiseAddress string
 	noKubelet        bool
 	historySize      int
+	controllers      []string
+	noControllers    bool
 	etcd             storagebackend.TransportConfig
 }
 
@@ -39,6 +43,9 @@ under DATA/pki; once it is ready to serve it writes DATA/kubeconfig (context "ku
 	f.StringVar(&o.bindAddress, "bind-address", "127.0.0.1", "address the API server listens on")
 	f.StringVar(&o.advertiseAddress, "advertise-address", "", "address clients reach the API server at (added to its certificate)")
 	f.BoolVar(&o.noKubelet, "no-kubelet", false, "do not run a kubelet in this process")
+	f.StringSliceVar(&o.controllers, "controllers", []string{"*"},
+		fmt.Sprintf("controllers to run: '*' for all, 'name' to add one, '-name' to leave one out (%s)", strings.Join(manager.Names(), ", ")))
+	f.BoolVar(&o.noControllers, "no-controllers", false, "run no controllers (API server only)")
 	f.StringSliceVar(&o.etcd.ServerList, "etcd-servers", nil,
 		"etcd servers to store everything in (scheme://ip:port,...); the in-memory store when empty")
 	f.StringVar(&o.etcd.TrustedCAFile, "etcd-cafile", "", "SSL Certificate Authority file used to secure etcd communication")
@@ -60,6 +67,9 @@ func (o *upOptions) run() error {
 			return fmt.Errorf("--advertise-address %q is not an IP address", o.advertiseAddress)
 		}
 	}
+	if err := manager.Validate(o.controllers); err != nil {
+		return fmt.Errorf("--controllers: %w", err)
+	}
 	if !o.noKubelet {
 		klog.InfoS("The kubelet is not part of this build yet; running the control plane only")
 	}
@@ -80,6 +90,33 @@ func (o *upOptions) run() error {
 	if err != nil {
 		return err
 	}
+	if !o.noControllers {
+		if err := startControllers(srv, o.controllers); err != nil {
+			return err
+		}
+	}
 	ctx := genericapiserver.SetupSignalContext()
 	return srv.Run(ctx)
+}
+
+// startControllers runs the controllers once the API server serves, each group with its own
+// client certificate: the controller manager's and the scheduler's, as upstream's components.
+func startControllers(srv *apiserver.Server, selection []string) error {
+	cm, err := srv.ClientConfig("controller-manager", "system:kube-controller-manager", []string{apiserver.ControllersGroup})
+	if err != nil {
+		return err
+	}
+	sched, err := srv.ClientConfig("scheduler", "system:kube-scheduler", []string{apiserver.ControllersGroup})
+	if err != nil {
+		return err
+	}
+	return srv.AddPostStartHook("start-controllers", func(hookCtx genericapiserver.PostStartHookContext) error {
+		go func() {
+			opts := manager.Options{Controllers: selection, ControllerManager: cm, Scheduler: sched}
+			if err := manager.Run(hookCtx.Context, opts); err != nil {
+				klog.ErrorS(err, "Controllers stopped")
+			}
+		}()
+		return nil
+	})
 }

@@ -150,7 +150,7 @@ func TestWatchResumesFromResourceVersion(t *testing.T) {
 // A watch from a resourceVersion older than the server's history gets 410 Gone, and a
 // reflector (an informer) recovers by relisting.
 func TestWatchTooOldGetsGoneAndRelistRecovers(t *testing.T) {
-	c, err := startCluster([]string{"--default-watch-cache-size", "50"})
+	c, err := startCluster([]string{"--no-controllers", "--default-watch-cache-size", "50"})
 	if err != nil {
 		t.Fatal(err)
 	}

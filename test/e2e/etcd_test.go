@@ -64,7 +64,7 @@ func startEtcd(t *testing.T) string {
 func TestEtcdStorage(t *testing.T) {
 	etcd := startEtcd(t)
 	dir := t.TempDir()
-	c, err := startClusterIn(dir, []string{"--etcd-servers", etcd})
+	c, err := startClusterIn(dir, []string{"--no-controllers", "--etcd-servers", etcd})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +106,7 @@ func TestEtcdStorage(t *testing.T) {
 	if err := os.Remove(dir + "/kubeconfig"); err != nil {
 		t.Fatal(err)
 	}
-	again, err := startClusterIn(dir, []string{"--etcd-servers", etcd})
+	again, err := startClusterIn(dir, []string{"--no-controllers", "--etcd-servers", etcd})
 	if err != nil {
 		t.Fatal(err)
 	}

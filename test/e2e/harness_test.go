@@ -71,19 +71,28 @@ func TestMain(m *testing.M) {
 		}
 		defer cleanup()
 		kubeshimBin = bin
-		c, err := startCluster(nil)
+		// The API tests run against the API server alone, as against kube-apiserver.
+		c, err := startCluster([]string{"--no-controllers"})
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "e2e: start kubeshim:", err)
 			return 1
 		}
 		shared = c
 		defer c.stop()
+		defer func() {
+			for _, f := range cleanups {
+				f()
+			}
+		}()
 		return m.Run()
 	}()
 	os.Exit(code)
 }
 
 var kubeshimBin string
+
+// cleanups run after every test, for clusters and helpers tests start lazily.
+var cleanups []func()
 
 // kubeshimBinary returns KUBESHIM_BIN (set by `make e2e`), or builds the binary.
 func kubeshimBinary() (string, func(), error) {
