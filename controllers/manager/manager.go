@@ -54,7 +54,9 @@ type controller struct {
 	name      string
 	component string
 	scheduler bool
-	build     func(c clients) (runner, error)
+	// workers overrides Options.Workers for this controller.
+	workers int
+	build   func(c clients) (runner, error)
 }
 
 // Names lists every controller kubeshim has, in start order.
@@ -113,7 +115,11 @@ func Run(ctx context.Context, opts Options) error {
 		}
 	}()
 
-	var runners []runner
+	type built struct {
+		runner
+		workers int
+	}
+	var runners []built
 	var names []string
 	for _, c := range controllers {
 		if !Enabled(opts.Controllers, c.name) {
@@ -131,7 +137,11 @@ func Run(ctx context.Context, opts Options) error {
 		if err != nil {
 			return fmt.Errorf("build %s controller: %w", c.name, err)
 		}
-		runners = append(runners, r)
+		n := workers
+		if c.workers > 0 {
+			n = c.workers
+		}
+		runners = append(runners, built{runner: r, workers: n})
 		names = append(names, c.name)
 	}
 	cm.factory.Start(ctx.Done())
@@ -145,7 +155,7 @@ func Run(ctx context.Context, opts Options) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r.Run(ctx, workers)
+			r.Run(ctx, r.workers)
 		}()
 	}
 	wg.Wait()
