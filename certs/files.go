@@ -3,7 +3,8 @@ package certs
 import (
 	"fmt"
 	"os"
-	"path/filepath"
+
+	"github.com/kubeshim/kubeshim/internal/atomicfile"
 )
 
 // ensureDir creates dir (and its parents) with mode 0700. An existing
@@ -15,43 +16,9 @@ func ensureDir(dir string) error {
 	return nil
 }
 
-// writeFileAtomic writes data to path with mode 0600: it writes a temporary
-// file in the same directory, syncs it and renames it over path, so a reader
-// sees either the old file or the complete new one.
-func writeFileAtomic(path string, data []byte) (err error) {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			_ = tmp.Close()
-			_ = os.Remove(tmp.Name())
-		}
-	}()
-	if err = tmp.Chmod(0o600); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if _, err = tmp.Write(data); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = tmp.Sync(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	// Persist the rename itself; failure to sync the directory is not fatal
-	// on filesystems that do not support it.
-	if d, derr := os.Open(dir); derr == nil {
-		_ = d.Sync()
-		_ = d.Close()
-	}
-	return nil
+// writeFileAtomic writes data to path with mode 0600, atomically.
+func writeFileAtomic(path string, data []byte) error {
+	return atomicfile.WriteFile(path, data, 0o600)
 }
 
 // fileExists reports whether path exists; errors other than "not exist" are
