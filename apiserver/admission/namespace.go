@@ -3,11 +3,13 @@ package admission
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/apiserver/pkg/admission"
 )
@@ -30,10 +32,13 @@ var _ admission.ValidationInterface = &NamespaceLifecycle{}
 
 // NewNamespaceLifecycle returns the plugin.
 func NewNamespaceLifecycle(get NamespaceGetter) *NamespaceLifecycle {
-	return &NamespaceLifecycle{Handler: admission.NewHandler(admission.Create, admission.Update, admission.Delete), get: get}
+	return &NamespaceLifecycle{Handler: admission.NewHandler(admission.Create, admission.Delete), get: get}
 }
 
 var namespacesResource = corev1.SchemeGroupVersion.WithResource("namespaces").GroupResource()
+
+// accessReviews are answered in any namespace: refusing them would tell whether it exists.
+var accessReviews = schema.GroupResource{Group: "authorization.k8s.io", Resource: "localsubjectaccessreviews"}
 
 // Validate implements admission.ValidationInterface.
 func (l *NamespaceLifecycle) Validate(ctx context.Context, a admission.Attributes, _ admission.ObjectInterfaces) error {
@@ -44,12 +49,13 @@ func (l *NamespaceLifecycle) Validate(ctx context.Context, a admission.Attribute
 		}
 		return nil
 	}
+	// Only creations are checked: updates and deletes of objects in terminating namespaces go
+	// through (the namespace controller and finalizers need them), and in a missing one the
+	// storage answers 404 itself.
 	ns := a.GetNamespace()
-	if ns == "" || a.GetOperation() == admission.Delete {
+	if ns == "" || a.GetOperation() != admission.Create || a.GetResource().GroupResource() == accessReviews {
 		return nil
 	}
-	// Updates and deletes of objects in terminating namespaces go through (the namespace
-	// controller and finalizers need them); only creations are refused there.
 	namespace, err := l.get(ctx, ns)
 	if apierrors.IsNotFound(err) {
 		return apierrors.NewNotFound(namespacesResource, ns)
@@ -57,11 +63,19 @@ func (l *NamespaceLifecycle) Validate(ctx context.Context, a admission.Attribute
 	if err != nil {
 		return apierrors.NewInternalError(fmt.Errorf("namespace %s: %w", ns, err))
 	}
-	if a.GetOperation() == admission.Create && namespace.Status.Phase == corev1.NamespaceTerminating {
-		err := fmt.Errorf("unable to create new content in namespace %s because it is being terminated", ns)
-		return apierrors.NewForbidden(a.GetResource().GroupResource(), a.GetName(), err)
+	if namespace.Status.Phase != corev1.NamespaceTerminating {
+		return nil
 	}
-	return nil
+	err = admission.NewForbidden(a, fmt.Errorf("unable to create new content in namespace %s because it is being terminated", ns))
+	var status *apierrors.StatusError
+	if errors.As(err, &status) && status.ErrStatus.Details != nil {
+		status.ErrStatus.Details.Causes = append(status.ErrStatus.Details.Causes, metav1.StatusCause{
+			Type:    corev1.NamespaceTerminatingCause,
+			Message: fmt.Sprintf("namespace %s is being terminated", ns),
+			Field:   "metadata.namespace",
+		})
+	}
+	return err
 }
 
 // Name is the plugin's name, as upstream names it.

@@ -10,9 +10,11 @@ import (
 	"github.com/kubeshim/kubeshim/apis/defaults"
 )
 
-// PodDefaults does for new pods what upstream's ServiceAccount, Priority and
-// DefaultTolerationSeconds admission plugins do: serviceAccountName "default", the priority
-// of the pod's priority class, and five-minute tolerations of not-ready and unreachable nodes.
+// PodDefaults does for pods what upstream's ServiceAccount, Priority and
+// DefaultTolerationSeconds admission plugins do. On create: serviceAccountName "default", the
+// priority of the pod's priority class, and five-minute tolerations of not-ready and
+// unreachable nodes. On update (a PUT that leaves them out, as kubectl replace does): the
+// tolerations again, and the stored priority and preemption policy.
 type PodDefaults struct {
 	*admission.Handler
 }
@@ -21,7 +23,7 @@ var _ admission.MutationInterface = &PodDefaults{}
 
 // NewPodDefaults returns the plugin.
 func NewPodDefaults() *PodDefaults {
-	return &PodDefaults{Handler: admission.NewHandler(admission.Create)}
+	return &PodDefaults{Handler: admission.NewHandler(admission.Create, admission.Update)}
 }
 
 // Admit implements admission.MutationInterface.
@@ -32,6 +34,21 @@ func (PodDefaults) Admit(_ context.Context, a admission.Attributes, _ admission.
 	p, ok := a.GetObject().(*corev1.Pod)
 	if !ok {
 		return apierrors.NewBadRequest("resource pods was not a Pod")
+	}
+	if a.GetOperation() == admission.Update {
+		old, ok := a.GetOldObject().(*corev1.Pod)
+		if !ok {
+			return apierrors.NewBadRequest("resource pods was not a Pod")
+		}
+		// Validation refuses any other change of these.
+		if p.Spec.Priority == nil {
+			p.Spec.Priority = old.Spec.Priority
+		}
+		if p.Spec.PreemptionPolicy == nil {
+			p.Spec.PreemptionPolicy = old.Spec.PreemptionPolicy
+		}
+		defaults.SetDefaultTolerationSeconds(p)
+		return nil
 	}
 	defaults.SetServiceAccountDefaults(p)
 	if err := defaults.SetPriorityDefaults(p); err != nil {

@@ -2,8 +2,12 @@
 package deployment
 
 import (
+	"context"
+
 	appsv1 "k8s.io/api/apps/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 
 	"github.com/kubeshim/kubeshim/apis/printers"
 	"github.com/kubeshim/kubeshim/apis/validation"
@@ -13,17 +17,29 @@ import (
 // Definition describes deployments.
 func Definition() *resource.Definition {
 	return &resource.Definition{
-		GroupVersion:         appsv1.SchemeGroupVersion,
-		Kind:                 "Deployment",
-		Resource:             "deployments",
-		Singular:             "deployment",
-		Namespaced:           true,
-		ShortNames:           []string{"deploy"},
-		Categories:           []string{"all"},
-		New:                  func() runtime.Object { return &appsv1.Deployment{} },
-		NewList:              func() runtime.Object { return &appsv1.DeploymentList{} },
-		Status:               true,
-		Generation:           true,
+		GroupVersion: appsv1.SchemeGroupVersion,
+		Kind:         "Deployment",
+		Resource:     "deployments",
+		Singular:     "deployment",
+		Namespaced:   true,
+		ShortNames:   []string{"deploy"},
+		Categories:   []string{"all"},
+		New:          func() runtime.Object { return &appsv1.Deployment{} },
+		NewList:      func() runtime.Object { return &appsv1.DeploymentList{} },
+		Status:       true,
+		Generation:   true,
+		// Annotations are copied to the ReplicaSets, so changing them is a new generation too.
+		PrepareForUpdate: func(_ context.Context, obj, old runtime.Object) {
+			d, oldD := obj.(*appsv1.Deployment), old.(*appsv1.Deployment)
+			if d.Generation == oldD.Generation && !equality.Semantic.DeepEqual(d.Annotations, oldD.Annotations) {
+				d.Generation = oldD.Generation + 1
+			}
+		},
+		// A status update cannot relabel the deployment, as upstream's status strategy says.
+		PrepareForStatusUpdate: func(_ context.Context, obj, old runtime.Object) {
+			obj.(*appsv1.Deployment).Labels = old.(*appsv1.Deployment).Labels
+		},
+		StatusResetFields:    []fieldpath.Path{fieldpath.MakePathOrDie("metadata", "labels")},
 		Validate:             resource.Validator(validation.ValidateDeployment),
 		ValidateUpdate:       resource.UpdateValidator(validation.ValidateDeploymentUpdate),
 		ValidateStatusUpdate: resource.UpdateValidator(validation.ValidateDeploymentStatusUpdate),

@@ -8,7 +8,6 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/apiserver/pkg/registry/rest"
 
 	"github.com/kubeshim/kubeshim/apis/printers"
@@ -37,15 +36,14 @@ func Definition() *resource.Definition {
 		Status:       true,
 		Generation:   true,
 		GCPolicy:     rest.OrphanDependents,
-		// The selector is generated here rather than in PrepareForCreate because the UID is
-		// assigned between the two, as in kube-apiserver.
-		Validate: func(_ context.Context, obj runtime.Object) field.ErrorList {
+		// The store assigns the UID before PrepareForCreate, so the selector can use it.
+		PrepareForCreate: func(_ context.Context, obj runtime.Object) {
 			j := obj.(*batchv1.Job)
 			if j.Spec.ManualSelector == nil || !*j.Spec.ManualSelector {
 				GenerateSelector(j)
 			}
-			return validation.ValidateJob(j)
 		},
+		Validate:             resource.Validator(validation.ValidateJob),
 		ValidateUpdate:       resource.UpdateValidator(validation.ValidateJobUpdate),
 		ValidateStatusUpdate: resource.UpdateValidator(validation.ValidateJobStatusUpdate),
 		TableConvertor:       printers.TableConvertorFor(batchv1.Resource("jobs")),

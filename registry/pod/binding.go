@@ -2,6 +2,7 @@ package pod
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
@@ -13,11 +14,15 @@ import (
 	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
 	"k8s.io/apiserver/pkg/registry/rest"
 	"k8s.io/apiserver/pkg/storage"
+	storeerr "k8s.io/apiserver/pkg/storage/errors"
 
 	"github.com/kubeshim/kubeshim/apis/validation"
 )
 
-var podsResource = corev1.Resource("pods")
+var (
+	podsResource    = corev1.Resource("pods")
+	bindingResource = corev1.Resource("pods/binding")
+)
 
 // BindingREST is pods/binding: the scheduler's way to assign a pod to a node.
 type BindingREST struct {
@@ -56,15 +61,22 @@ func (r *BindingREST) Create(ctx context.Context, name string, obj runtime.Objec
 }
 
 // assign sets spec.nodeName and the PodScheduled condition, refusing a pod that is already
-// bound or being deleted, as kube-apiserver does.
+// bound, being deleted or still gated, as kube-apiserver does. The binding's UID and
+// resourceVersion, when set, are preconditions on the pod.
 func (r *BindingREST) assign(ctx context.Context, binding *corev1.Binding, options *metav1.CreateOptions) error {
 	key, err := r.store.KeyFunc(ctx, binding.Name)
 	if err != nil {
 		return err
 	}
 	var precond *storage.Preconditions
-	if binding.UID != "" {
-		precond = &storage.Preconditions{UID: &binding.UID}
+	if binding.UID != "" || binding.ResourceVersion != "" {
+		precond = &storage.Preconditions{}
+		if binding.UID != "" {
+			precond.UID = &binding.UID
+		}
+		if binding.ResourceVersion != "" {
+			precond.ResourceVersion = &binding.ResourceVersion
+		}
 	}
 	dryRun := options != nil && len(options.DryRun) > 0
 	node := binding.Target.Name
@@ -77,6 +89,9 @@ func (r *BindingREST) assign(ctx context.Context, binding *corev1.Binding, optio
 		if p.Spec.NodeName != "" {
 			return nil, nil, fmt.Errorf("pod %v is already assigned to node %q", p.Name, p.Spec.NodeName)
 		}
+		if len(p.Spec.SchedulingGates) != 0 {
+			return nil, nil, fmt.Errorf("pod %v has non-empty .spec.schedulingGates", p.Name)
+		}
 		p.Spec.NodeName = node
 		if len(binding.Annotations) > 0 && p.Annotations == nil {
 			p.Annotations = map[string]string{}
@@ -84,24 +99,31 @@ func (r *BindingREST) assign(ctx context.Context, binding *corev1.Binding, optio
 		for k, v := range binding.Annotations {
 			p.Annotations[k] = v
 		}
-		setCondition(&p.Status, corev1.PodCondition{Type: corev1.PodScheduled, Status: corev1.ConditionTrue, LastTransitionTime: metav1.Now()})
+		setCondition(&p.Status, corev1.PodCondition{Type: corev1.PodScheduled, Status: corev1.ConditionTrue, ObservedGeneration: p.Generation})
 		return p, nil, nil
 	}, dryRun, nil)
 	if err == nil {
 		return nil
 	}
-	if apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
+	err = storeerr.InterpretGetError(err, podsResource, binding.Name)
+	err = storeerr.InterpretUpdateError(err, podsResource, binding.Name)
+	var status apierrors.APIStatus
+	if errors.As(err, &status) {
 		return err
 	}
-	if storage.IsNotFound(err) {
-		return apierrors.NewNotFound(podsResource, binding.Name)
-	}
-	return apierrors.NewConflict(podsResource, binding.Name, err)
+	// As upstream: a refused binding is a conflict on pods/binding.
+	return apierrors.NewConflict(bindingResource, binding.Name, err)
 }
 
+// setCondition adds or replaces the condition of c's type as upstream's UpdatePodCondition
+// does: the transition time is now, unless the status is unchanged.
 func setCondition(status *corev1.PodStatus, c corev1.PodCondition) {
+	c.LastTransitionTime = metav1.Now()
 	for i := range status.Conditions {
 		if status.Conditions[i].Type == c.Type {
+			if status.Conditions[i].Status == c.Status {
+				c.LastTransitionTime = status.Conditions[i].LastTransitionTime
+			}
 			status.Conditions[i] = c
 			return
 		}
@@ -110,9 +132,11 @@ func setCondition(status *corev1.PodStatus, c corev1.PodCondition) {
 }
 
 // EvictionREST is pods/eviction: a deletion that respects disruption budgets. kubeshim serves
-// no PodDisruptionBudgets, so an eviction deletes the pod with the eviction's options.
+// no PodDisruptionBudgets, so an eviction marks the pod with the DisruptionTarget condition
+// (as upstream does before deleting) and deletes it with the eviction's options.
 type EvictionREST struct {
-	store *genericregistry.Store
+	store  *genericregistry.Store
+	status rest.Updater
 }
 
 var (
@@ -145,16 +169,57 @@ func (r *EvictionREST) Create(ctx context.Context, name string, obj runtime.Obje
 			return nil, err
 		}
 	}
-	deleteOptions := eviction.DeleteOptions
-	if deleteOptions == nil {
-		deleteOptions = &metav1.DeleteOptions{}
+	deleteOptions := &metav1.DeleteOptions{}
+	if eviction.DeleteOptions != nil {
+		deleteOptions = eviction.DeleteOptions.DeepCopy()
 	}
 	if options != nil && len(options.DryRun) > 0 {
-		deleteOptions = deleteOptions.DeepCopy()
 		deleteOptions.DryRun = options.DryRun
+	}
+	if len(deleteOptions.DryRun) == 0 {
+		updated, err := r.markDisruptionTarget(ctx, name, deleteOptions.Preconditions)
+		if err != nil {
+			return nil, err
+		}
+		if p := deleteOptions.Preconditions; p != nil && p.ResourceVersion != nil && *p.ResourceVersion != "" {
+			// The precondition held; the pod's version is now the one this update wrote.
+			rv := updated.ResourceVersion
+			p.ResourceVersion = &rv
+		}
 	}
 	if _, _, err := r.store.Delete(ctx, name, rest.ValidateAllObjectFunc, deleteOptions); err != nil {
 		return nil, err
 	}
 	return &metav1.Status{Status: metav1.StatusSuccess, Code: 201}, nil
+}
+
+// markDisruptionTarget sets the pod's DisruptionTarget condition through pods/status, checking
+// the eviction's preconditions against the stored pod.
+func (r *EvictionREST) markDisruptionTarget(ctx context.Context, name string, precond *metav1.Preconditions) (*corev1.Pod, error) {
+	info := rest.DefaultUpdatedObjectInfo(nil, func(_ context.Context, _, old runtime.Object) (runtime.Object, error) {
+		p := old.(*corev1.Pod).DeepCopy()
+		if precond != nil {
+			if uid := precond.UID; uid != nil && *uid != "" && *uid != p.UID {
+				return nil, apierrors.NewConflict(podsResource, name,
+					fmt.Errorf("Precondition failed: UID in precondition: %v, UID in object meta: %v", *uid, p.UID))
+			}
+			if rv := precond.ResourceVersion; rv != nil && *rv != "" && *rv != p.ResourceVersion {
+				return nil, apierrors.NewConflict(podsResource, name,
+					fmt.Errorf("Precondition failed: ResourceVersion in precondition: %v, ResourceVersion in object meta: %v", *rv, p.ResourceVersion))
+			}
+		}
+		setCondition(&p.Status, corev1.PodCondition{
+			Type:               corev1.DisruptionTarget,
+			Status:             corev1.ConditionTrue,
+			ObservedGeneration: p.Generation,
+			Reason:             "EvictionByEvictionAPI",
+			Message:            "Eviction API: evicting",
+		})
+		return p, nil
+	})
+	obj, _, err := r.status.Update(ctx, name, info, rest.ValidateAllObjectFunc, rest.ValidateAllObjectUpdateFunc, false, &metav1.UpdateOptions{})
+	if err != nil {
+		return nil, err
+	}
+	return obj.(*corev1.Pod), nil
 }

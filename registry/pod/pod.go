@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apiserver/pkg/registry/generic"
 	"k8s.io/apiserver/pkg/registry/rest"
+	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 
 	"github.com/kubeshim/kubeshim/apis/printers"
 	"github.com/kubeshim/kubeshim/apis/validation"
@@ -36,14 +37,55 @@ func Definition() *resource.Definition {
 		PrepareForCreate: func(_ context.Context, obj runtime.Object) {
 			p := obj.(*corev1.Pod)
 			p.Status = corev1.PodStatus{Phase: corev1.PodPending, QOSClass: QOSClass(p)}
+			if len(p.Spec.SchedulingGates) > 0 {
+				setCondition(&p.Status, corev1.PodCondition{
+					Type:    corev1.PodScheduled,
+					Status:  corev1.ConditionFalse,
+					Reason:  corev1.PodReasonSchedulingGated,
+					Message: "Scheduling is blocked due to non-empty scheduling gates",
+				})
+			}
 		},
-		PrepareForStatusUpdate: func(_ context.Context, obj, old runtime.Object) {
-			// A status update cannot change who owns the pod.
-			p, oldP := obj.(*corev1.Pod), old.(*corev1.Pod)
-			p.OwnerReferences = oldP.OwnerReferences
+		PrepareForStatusUpdate: prepareForStatusUpdate,
+		// As upstream's pod status strategy declares.
+		StatusResetFields: []fieldpath.Path{
+			fieldpath.MakePathOrDie("metadata", "deletionTimestamp"),
+			fieldpath.MakePathOrDie("metadata", "ownerReferences"),
 		},
 		CheckGracefulDelete: checkGracefulDelete,
 		TableConvertor:      printers.TableConvertorFor(corev1.SchemeGroupVersion.WithResource("pods").GroupResource()),
+	}
+}
+
+// prepareForStatusUpdate keeps what pods/status may not change, as upstream's pod status
+// strategy does: the owner references (old kubelets corrupted them), the deletion timestamp
+// (only DELETE sets it), the QOS class when the writer dropped it, and the observed
+// generations a writer left out.
+func prepareForStatusUpdate(_ context.Context, obj, old runtime.Object) {
+	p, oldP := obj.(*corev1.Pod), old.(*corev1.Pod)
+	p.OwnerReferences = oldP.OwnerReferences
+	// The generic update restores a deletion timestamp the stored pod has.
+	p.DeletionTimestamp = nil
+	if p.Status.QOSClass == "" {
+		p.Status.QOSClass = oldP.Status.QOSClass
+	}
+	if p.Status.ObservedGeneration == 0 {
+		p.Status.ObservedGeneration = oldP.Status.ObservedGeneration
+	}
+	// Conditions of one type are matched in order: validation allows repeated types.
+	oldGenerations := map[corev1.PodConditionType][]int64{}
+	for _, c := range oldP.Status.Conditions {
+		oldGenerations[c.Type] = append(oldGenerations[c.Type], c.ObservedGeneration)
+	}
+	for i := range p.Status.Conditions {
+		c := &p.Status.Conditions[i]
+		var gen int64
+		if gens := oldGenerations[c.Type]; len(gens) > 0 {
+			gen, oldGenerations[c.Type] = gens[0], gens[1:]
+		}
+		if c.ObservedGeneration == 0 {
+			c.ObservedGeneration = gen
+		}
 	}
 }
 
@@ -79,6 +121,6 @@ func Storages(optsGetter generic.RESTOptionsGetter) (map[string]rest.Storage, er
 		return nil, err
 	}
 	storages["pods/binding"] = &BindingREST{store: store}
-	storages["pods/eviction"] = &EvictionREST{store: store}
+	storages["pods/eviction"] = &EvictionREST{store: store, status: storages["pods/status"].(rest.Updater)}
 	return storages, nil
 }

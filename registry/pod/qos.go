@@ -5,32 +5,29 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 )
 
-// QOSClass computes a pod's quality-of-service class as the kubelet and kube-apiserver do:
-// Guaranteed when every container sets equal cpu and memory requests and limits, BestEffort
-// when none sets any, Burstable otherwise.
+// QOSClass computes a pod's quality-of-service class by upstream's rules (ComputePodQOS):
+// only positive cpu and memory quantities count; BestEffort when there are none; Guaranteed
+// when every container (init containers included) limits both cpu and memory and the summed
+// requests equal the summed limits; Burstable otherwise. When the pod sets pod-level
+// resources, they alone decide, by the same rules.
 func QOSClass(p *corev1.Pod) corev1.PodQOSClass {
-	if p.Spec.Resources != nil && (len(p.Spec.Resources.Requests) > 0 || len(p.Spec.Resources.Limits) > 0) {
-		return podLevelQOS(p.Spec.Resources)
-	}
 	requests := corev1.ResourceList{}
 	limits := corev1.ResourceList{}
 	guaranteed := true
-	containers := append(append([]corev1.Container{}, p.Spec.Containers...), p.Spec.InitContainers...)
-	for _, c := range containers {
-		for name, q := range c.Resources.Requests {
-			if isQOSResource(name) && !q.IsZero() {
-				add(requests, name, q)
-			}
-		}
-		found := 0
-		for name, q := range c.Resources.Limits {
-			if isQOSResource(name) && !q.IsZero() {
-				add(limits, name, q)
-				found++
-			}
-		}
-		if found != 2 {
+	if p.Spec.Resources != nil {
+		sum(requests, p.Spec.Resources.Requests)
+		if len(p.Spec.Resources.Limits) > 0 && !sum(limits, p.Spec.Resources.Limits) {
 			guaranteed = false
+		}
+	} else {
+		// Ephemeral containers set no resources and do not count.
+		for _, list := range [][]corev1.Container{p.Spec.Containers, p.Spec.InitContainers} {
+			for i := range list {
+				sum(requests, list[i].Resources.Requests)
+				if !sum(limits, list[i].Resources.Limits) {
+					guaranteed = false
+				}
+			}
 		}
 	}
 	if len(requests) == 0 && len(limits) == 0 {
@@ -50,25 +47,25 @@ func QOSClass(p *corev1.Pod) corev1.PodQOSClass {
 	return corev1.PodQOSBurstable
 }
 
-func podLevelQOS(r *corev1.ResourceRequirements) corev1.PodQOSClass {
-	cpuReq, memReq := r.Requests[corev1.ResourceCPU], r.Requests[corev1.ResourceMemory]
-	cpuLim, okC := r.Limits[corev1.ResourceCPU]
-	memLim, okM := r.Limits[corev1.ResourceMemory]
-	if okC && okM && (cpuReq.IsZero() || cpuReq.Cmp(cpuLim) == 0) && (memReq.IsZero() || memReq.Cmp(memLim) == 0) {
-		return corev1.PodQOSGuaranteed
+// sum adds the positive cpu and memory quantities of in to total, and reports whether in has
+// both a positive cpu and a positive memory quantity.
+func sum(total, in corev1.ResourceList) (cpuAndMemory bool) {
+	var cpu, memory bool
+	for name, q := range in {
+		if name != corev1.ResourceCPU && name != corev1.ResourceMemory {
+			continue
+		}
+		if q.Cmp(resource.Quantity{}) <= 0 {
+			continue
+		}
+		cpu = cpu || name == corev1.ResourceCPU
+		memory = memory || name == corev1.ResourceMemory
+		if cur, ok := total[name]; ok {
+			cur.Add(q)
+			total[name] = cur
+		} else {
+			total[name] = q.DeepCopy()
+		}
 	}
-	return corev1.PodQOSBurstable
-}
-
-func isQOSResource(name corev1.ResourceName) bool {
-	return name == corev1.ResourceCPU || name == corev1.ResourceMemory
-}
-
-func add(list corev1.ResourceList, name corev1.ResourceName, q resource.Quantity) {
-	if cur, ok := list[name]; ok {
-		cur.Add(q)
-		list[name] = cur
-		return
-	}
-	list[name] = q.DeepCopy()
+	return cpu && memory
 }

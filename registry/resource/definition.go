@@ -16,6 +16,7 @@ import (
 	"k8s.io/apiserver/pkg/registry/generic"
 	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
 	"k8s.io/apiserver/pkg/registry/rest"
+	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 
 	"github.com/kubeshim/kubeshim/apis"
 )
@@ -42,10 +43,15 @@ type Definition struct {
 	PrepareForCreate       func(ctx context.Context, obj runtime.Object)
 	PrepareForUpdate       func(ctx context.Context, obj, old runtime.Object)
 	PrepareForStatusUpdate func(ctx context.Context, obj, old runtime.Object)
+	// Canonicalize, if set, normalizes an object after validation, on create and update.
+	Canonicalize func(obj runtime.Object)
 
 	// Status: the kind has a spec/status split and a status subresource. The main resource
 	// resets status on create and keeps the stored status on update; /status keeps the spec.
 	Status bool
+	// StatusResetFields are the paths beyond spec that the status subresource keeps as stored
+	// (server-side apply's reset fields of /status); PrepareForStatusUpdate must keep them.
+	StatusResetFields []fieldpath.Path
 	// KeepStatusOnCreate: the creator may set the status (nodes: the kubelet registers its
 	// node with its status).
 	KeepStatusOnCreate bool

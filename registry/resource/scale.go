@@ -158,15 +158,19 @@ func (i *scaleUpdatedObjectInfo) UpdatedObject(ctx context.Context, oldObj runti
 		return nil, apierrors.NewInvalid(autoscalingv1.SchemeGroupVersion.WithKind("Scale").GroupKind(), scale.Name, errs)
 	}
 	obj := oldObj.DeepCopyObject()
-	i.rest.def.Scale.SetReplicas(obj, scale.Spec.Replicas)
-	// A resourceVersion in the Scale is a precondition on the object.
-	if scale.ResourceVersion != "" {
-		m, err := meta.Accessor(obj)
-		if err != nil {
-			return nil, err
-		}
-		m.SetResourceVersion(scale.ResourceVersion)
+	m, err := meta.Accessor(obj)
+	if err != nil {
+		return nil, fmt.Errorf("scale of %s %s: %w", i.rest.def.Kind, i.name, err)
 	}
+	// A UID in the Scale is a precondition on the object, as upstream checks it.
+	if scale.UID != "" && scale.UID != m.GetUID() {
+		return nil, apierrors.NewConflict(i.rest.def.GroupResource(), i.name,
+			fmt.Errorf("Precondition failed: UID in precondition: %v, UID in object meta: %v", scale.UID, m.GetUID()))
+	}
+	i.rest.def.Scale.SetReplicas(obj, scale.Spec.Replicas)
+	// A resourceVersion in the Scale is a precondition too: the store refuses a stale one
+	// with 409 Conflict. An empty one makes the update unconditional.
+	m.SetResourceVersion(scale.ResourceVersion)
 	return obj, nil
 }
 

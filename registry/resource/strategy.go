@@ -60,7 +60,11 @@ func (s *strategy) Validate(ctx context.Context, obj runtime.Object) field.Error
 
 func (s *strategy) WarningsOnCreate(context.Context, runtime.Object) []string { return nil }
 
-func (s *strategy) Canonicalize(runtime.Object) {}
+func (s *strategy) Canonicalize(obj runtime.Object) {
+	if s.def.Canonicalize != nil {
+		s.def.Canonicalize(obj)
+	}
+}
 
 func (s *strategy) AllowCreateOnUpdate(context.Context) bool { return s.def.AllowCreateOnUpdate }
 
@@ -135,17 +139,18 @@ func (s statusStrategy) ValidateUpdate(ctx context.Context, obj, old runtime.Obj
 
 func (s statusStrategy) AllowCreateOnUpdate(context.Context) bool { return false }
 
+// GetResetFields tells server-side apply which fields /status does not own: the spec, and
+// what else the kind keeps (deployments: metadata.labels; pods: owner references and
+// deletionTimestamp), as upstream's status strategies declare.
 func (s statusStrategy) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
+	paths := append([]fieldpath.Path{fieldpath.MakePathOrDie("spec")}, s.def.StatusResetFields...)
 	return map[fieldpath.APIVersion]*fieldpath.Set{
-		fieldpath.APIVersion(s.def.GroupVersion.String()): fieldpath.NewSet(
-			fieldpath.MakePathOrDie("spec"),
-			fieldpath.MakePathOrDie("metadata", "labels"),
-		),
+		fieldpath.APIVersion(s.def.GroupVersion.String()): fieldpath.NewSet(paths...),
 	}
 }
 
-// bumpGenerationOnSpecChange increments metadata.generation when the spec changed (and, as
-// upstream does for graceful deletion, when the deletion timestamp is first set).
+// bumpGenerationOnSpecChange increments metadata.generation when the spec changed. (The bump
+// when a graceful deletion first sets deletionTimestamp is rest.BeforeDelete's.)
 func bumpGenerationOnSpecChange(obj, old runtime.Object) {
 	newMeta, err1 := meta.Accessor(obj)
 	oldMeta, err2 := meta.Accessor(old)
