@@ -10,12 +10,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apiserver/pkg/registry/generic"
 	"k8s.io/apiserver/pkg/registry/rest"
 	genericapiserver "k8s.io/apiserver/pkg/server"
-	"k8s.io/apiserver/pkg/storage/storagebackend"
 
 	"github.com/kubeshim/kubeshim/apis"
 	kadmission "github.com/kubeshim/kubeshim/apiserver/admission"
@@ -36,33 +34,6 @@ import (
 	"github.com/kubeshim/kubeshim/registry/secret"
 	"github.com/kubeshim/kubeshim/registry/serviceaccount"
 )
-
-// restOptionsGetter gives every resource the storage backend, with the codec of the group
-// version it is stored in and the key prefix kube-apiserver uses ("/registry/pods/…").
-type restOptionsGetter struct {
-	decorator generic.StorageDecorator
-	etcd      *storagebackend.TransportConfig
-}
-
-func (g restOptionsGetter) GetRESTOptions(gr schema.GroupResource, _ runtime.Object) (generic.RESTOptions, error) {
-	versions := apis.Scheme.PrioritizedVersionsForGroup(gr.Group)
-	if len(versions) == 0 {
-		return generic.RESTOptions{}, fmt.Errorf("no version of group %q for %s", gr.Group, gr)
-	}
-	gv := versions[0]
-	cfg := storagebackend.NewDefaultConfig("/registry", apis.Codecs.LegacyCodec(gv))
-	cfg.EncodeVersioner = runtime.NewMultiGroupVersioner(gv, schema.GroupKind{Group: gv.Group})
-	if g.etcd != nil {
-		cfg.Transport = *g.etcd
-	}
-	return generic.RESTOptions{
-		StorageConfig:           cfg.ForResource(gr),
-		Decorator:               g.decorator,
-		EnableGarbageCollection: true,
-		DeleteCollectionWorkers: 1,
-		ResourcePrefix:          "/" + gr.Resource,
-	}, nil
-}
 
 // apiGroups are the groups to install: core/v1 on the legacy /api path, the rest under /apis.
 type apiGroups struct {

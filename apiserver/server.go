@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"runtime/debug"
 	"strconv"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -21,6 +23,7 @@ import (
 	kadmission "github.com/kubeshim/kubeshim/apiserver/admission"
 	"github.com/kubeshim/kubeshim/certs"
 	"github.com/kubeshim/kubeshim/kubeconfig"
+	"github.com/kubeshim/kubeshim/registry/resource"
 )
 
 // Server is a configured, not yet running, kubeshim API server.
@@ -32,6 +35,9 @@ type Server struct {
 	adminCert string
 	adminKey  string
 }
+
+// shutdownTimeout bounds how long shutdown waits for open connections.
+const shutdownTimeout = 5 * time.Second
 
 // AdminUser is the common name of the admin client certificate.
 const AdminUser = "kubeshim-admin"
@@ -61,7 +67,7 @@ func New(opts Options) (*Server, error) {
 	config.FlowControl = nil
 	config.OpenAPIConfig, config.OpenAPIV3Config = openAPIConfigs()
 
-	optsGetter := restOptionsGetter{decorator: opts.Storage, etcd: opts.Etcd}
+	optsGetter := resource.OptionsGetter{Decorator: opts.Storage, Etcd: opts.Etcd}
 	groups, nsGetter, err := buildAPIGroups(optsGetter)
 	if err != nil {
 		return nil, err
@@ -74,6 +80,9 @@ func New(opts Options) (*Server, error) {
 		return nil, fmt.Errorf("create generic API server: %w", err)
 	}
 	s.generic = generic
+	// Shutdown waits this long for connections to close. A client connection that races
+	// shutdown's GOAWAY (a net/http HTTP/2 race) would otherwise hold it for a minute.
+	generic.ShutdownTimeout = shutdownTimeout
 	if err := groups.install(generic); err != nil {
 		return nil, err
 	}
@@ -196,5 +205,8 @@ func (s *Server) bootstrap(hookCtx genericapiserver.PostStartHookContext) error 
 		return fmt.Errorf("write kubeconfig: %w", err)
 	}
 	klog.InfoS("kubeshim API server ready", "url", s.serverURL, "kubeconfig", s.opts.KubeconfigPath())
+	// Start-up (building the OpenAPI specs above all) allocates far more than serving needs;
+	// hand what is free back to the OS now rather than at the runtime's leisure.
+	debug.FreeOSMemory()
 	return nil
 }

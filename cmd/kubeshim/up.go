@@ -1,9 +1,12 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/spf13/cobra"
 	genericapiserver "k8s.io/apiserver/pkg/server"
@@ -90,18 +93,40 @@ func (o *upOptions) run() error {
 	if err != nil {
 		return err
 	}
-	if !o.noControllers {
-		if err := startControllers(srv, o.controllers); err != nil {
-			return err
-		}
+	// On SIGTERM the controllers stop first and the API server after them: a client that
+	// reconnects while the server shuts down would hold its shutdown up.
+	sigCtx := genericapiserver.SetupSignalContext()
+	serverCtx, stopServer := context.WithCancel(context.Background())
+	defer stopServer()
+	controllersDone := make(chan struct{})
+	controllersCtx, stopControllers := context.WithCancel(context.Background())
+	defer stopControllers()
+	if o.noControllers {
+		close(controllersDone)
+	} else if err := startControllers(srv, o.controllers, controllersCtx, controllersDone); err != nil {
+		return err
 	}
-	ctx := genericapiserver.SetupSignalContext()
-	return srv.Run(ctx)
+	go func() {
+		<-sigCtx.Done()
+		stopControllers()
+		select {
+		case <-controllersDone:
+		case <-time.After(controllersStopTimeout):
+			klog.InfoS("Controllers did not stop in time; shutting the API server down anyway", "timeout", controllersStopTimeout)
+		}
+		stopServer()
+	}()
+	return srv.Run(serverCtx)
 }
 
 // startControllers runs the controllers once the API server serves, each group with its own
 // client certificate: the controller manager's and the scheduler's, as upstream's components.
-func startControllers(srv *apiserver.Server, selection []string) error {
+// controllersStopTimeout bounds how long shutdown waits for the controllers.
+const controllersStopTimeout = 20 * time.Second
+
+// startControllers starts them once the API server serves; done is closed when they have
+// stopped (at once, if ctx ends before they started).
+func startControllers(srv *apiserver.Server, selection []string, ctx context.Context, done chan<- struct{}) error {
 	cm, err := srv.ClientConfig("controller-manager", "system:kube-controller-manager", []string{apiserver.ControllersGroup})
 	if err != nil {
 		return err
@@ -110,10 +135,29 @@ func startControllers(srv *apiserver.Server, selection []string) error {
 	if err != nil {
 		return err
 	}
-	return srv.AddPostStartHook("start-controllers", func(hookCtx genericapiserver.PostStartHookContext) error {
+	started := make(chan struct{})
+	var once sync.Once
+	finish := func() { once.Do(func() { close(done) }) }
+	go func() {
+		// Shutdown before the hook ran: nothing to wait for.
+		<-ctx.Done()
+		select {
+		case <-started:
+		default:
+			finish()
+		}
+	}()
+	return srv.AddPostStartHook("start-controllers", func(genericapiserver.PostStartHookContext) error {
+		select {
+		case <-ctx.Done():
+			return nil
+		default:
+		}
+		close(started)
 		go func() {
+			defer finish()
 			opts := manager.Options{Controllers: selection, ControllerManager: cm, Scheduler: sched}
-			if err := manager.Run(hookCtx.Context, opts); err != nil {
+			if err := manager.Run(ctx, opts); err != nil {
 				klog.ErrorS(err, "Controllers stopped")
 			}
 		}()
