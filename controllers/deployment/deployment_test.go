@@ -600,3 +600,35 @@ func TestRunStopsOnCancel(t *testing.T) {
 	}
 	factory.Shutdown()
 }
+
+// An old set just scaled down (spec 3) whose controller has not synced yet still reports 4
+// available. Counting those would let the next sync scale it to 1 and leave 2 available,
+// under the 3 maxUnavailable allows.
+func TestRollingUpdateStaleStatusKeepsMinAvailable(t *testing.T) {
+	f := newFixture(t, newDeployment("web", 4, "nginx:1"))
+	f.rollOut("web")
+	f.updateDeployment("web", setImage("nginx:2"))
+	f.sync("web") // creates the new set
+	newRS, oldRS := f.rsFor("nginx:2"), f.rsFor("nginx:1")
+	if newRS == nil || oldRS == nil {
+		t.Fatal("no new replica set after the template change")
+	}
+	set := func(rs *appsv1.ReplicaSet, spec, available int32) {
+		rs.Spec.Replicas = ptr.To(spec)
+		updated, err := f.client.AppsV1().ReplicaSets("default").Update(context.Background(), rs, metav1.UpdateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		updated.Status.Replicas, updated.Status.ReadyReplicas, updated.Status.AvailableReplicas = available, available, available
+		if _, err := f.client.AppsV1().ReplicaSets("default").UpdateStatus(context.Background(), updated, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	set(oldRS, 3, 4) // scaled down, status not caught up
+	set(newRS, 2, 1)
+	f.sync("web")
+	old := f.rsFor("nginx:1")
+	if got := rsReplicas(old); got < 2 {
+		t.Fatalf("old replica set scaled to %d: with the new set's 1 available that is %d available, below the minimum of 3", got, got+1)
+	}
+}

@@ -68,7 +68,7 @@ func (c *Controller) reconcileOldReplicaSets(ctx context.Context, allRSs, oldRSs
 	// Old pods may go as long as this leaves minAvailable, counting the new set's unavailable
 	// pods as missing, so that a crash-looping new set does not eat the old capacity.
 	minAvailable := replicas(d.Spec.Replicas) - maxUnavailable(d)
-	newUnavailable := rsReplicas(newRS) - newRS.Status.AvailableReplicas
+	newUnavailable := max(0, rsReplicas(newRS)-newRS.Status.AvailableReplicas)
 	maxScaledDown := sumSpecReplicas(allRSs) - minAvailable - newUnavailable
 	if maxScaledDown <= 0 {
 		return false, nil
@@ -109,7 +109,7 @@ func (c *Controller) cleanupUnhealthyReplicas(ctx context.Context, oldRSs []*app
 
 func (c *Controller) scaleDownOldReplicaSetsForRollingUpdate(ctx context.Context, allRSs, oldRSs []*appsv1.ReplicaSet, d *appsv1.Deployment) (int32, error) {
 	minAvailable := replicas(d.Spec.Replicas) - maxUnavailable(d)
-	available := sumStatus(allRSs, availableReplicas)
+	available := cappedAvailable(allRSs)
 	if available <= minAvailable {
 		return 0, nil
 	}
@@ -292,4 +292,19 @@ func (c *Controller) requeueStuckDeployment(ctx context.Context, d *appsv1.Deplo
 	klog.FromContext(ctx).V(4).Info("Queueing deployment for a progress check", "deployment", klog.KObj(d), "after", after+time.Second)
 	c.enqueueAfter(d, after+time.Second)
 	return after
+}
+
+// cappedAvailable sums the replica sets' available replicas, each at most its
+// spec.replicas. A set just scaled down still reports the pods it is about to delete
+// until its controller syncs; counting them would let the next scale-down take the
+// Deployment below maxUnavailable (upstream sums the raw status and has that race).
+func cappedAvailable(rss []*appsv1.ReplicaSet) int32 {
+	var total int32
+	for _, rs := range rss {
+		if rs == nil {
+			continue
+		}
+		total += min(rs.Status.AvailableReplicas, rsReplicas(rs))
+	}
+	return total
 }

@@ -390,7 +390,14 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 
 	var manageErr error
 	if needsSync && rs.DeletionTimestamp == nil {
-		manageErr = c.manageReplicas(ctx, activePods, rs)
+		var deleted map[string]bool
+		deleted, manageErr = c.manageReplicas(ctx, activePods, rs)
+		// The status counts the pods this sync just deleted out at once, rather than a sync
+		// later as upstream does: a Deployment rolling out reads this status to decide how
+		// many old pods may still go, and a stale count lets it go below maxUnavailable.
+		if len(deleted) > 0 {
+			activePods = podcontrol.FilterPods(activePods, func(p *v1.Pod) bool { return !deleted[p.Name] })
+		}
 	}
 
 	now := c.clock.Now()
@@ -410,7 +417,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 
 // manageReplicas creates or deletes pods so that activePods reaches
 // spec.replicas, at most burst at a time.
-func (c *Controller) manageReplicas(ctx context.Context, activePods []*v1.Pod, rs *apps.ReplicaSet) error {
+func (c *Controller) manageReplicas(ctx context.Context, activePods []*v1.Pod, rs *apps.ReplicaSet) (map[string]bool, error) {
 	logger := klog.FromContext(ctx)
 	key := keyOf(rs)
 	want := int(ptr.Deref(rs.Spec.Replicas, 1))
@@ -438,7 +445,7 @@ func (c *Controller) manageReplicas(ctx context.Context, activePods []*v1.Pod, r
 		if skipped := n - created; skipped > 0 {
 			logger.V(2).Info("Slow-start failure, skipping creation of pods", "kind", c.kindName, "object", klog.KObj(rs), "skipped", skipped)
 		}
-		return err
+		return nil, err
 	case diff > 0:
 		n := min(diff, c.burst)
 		logger.V(2).Info("Too many replicas", "kind", c.kindName, "object", klog.KObj(rs), "need", want, "deleting", n)
@@ -456,9 +463,17 @@ func (c *Controller) manageReplicas(ctx context.Context, activePods []*v1.Pod, r
 		eventObj := c.kind.eventObject(rs)
 		errCh := make(chan error, len(victims))
 		var wg sync.WaitGroup
+		var mu sync.Mutex
+		deleted := map[string]bool{}
 		for _, p := range victims {
 			wg.Go(func() {
-				if err := c.podControl.DeletePod(ctx, rs.Namespace, p.Name, eventObj); err != nil {
+				err := c.podControl.DeletePod(ctx, rs.Namespace, p.Name, eventObj)
+				if err == nil || apierrors.IsNotFound(err) {
+					mu.Lock()
+					deleted[p.Name] = true
+					mu.Unlock()
+				}
+				if err != nil {
 					// The informer will never see this deletion.
 					c.expectations.DeletionObserved(logger, key, podKey(p))
 					if !apierrors.IsNotFound(err) {
@@ -470,11 +485,12 @@ func (c *Controller) manageReplicas(ctx context.Context, activePods []*v1.Pod, r
 		wg.Wait()
 		select {
 		case err := <-errCh:
-			return err
+			return deleted, err
 		default:
 		}
+		return deleted, nil
 	}
-	return nil
+	return nil, nil
 }
 
 // slowStartBatch calls fn count times in batches of initial, 2*initial, …

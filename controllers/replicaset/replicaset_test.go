@@ -670,3 +670,28 @@ func TestPodEventHandlers(t *testing.T) {
 		t.Error("expectations survived the owner's deletion")
 	}
 }
+
+// A scale-down's status no longer counts the pods it deleted, so a Deployment reading it
+// does not scale old pods down past maxUnavailable on a stale count.
+func TestScaleDownStatusExcludesDeletedPods(t *testing.T) {
+	rs := newRS("web", 2)
+	objs := []runtime.Object{rs}
+	for _, name := range []string{"a", "b", "c", "d"} {
+		objs = append(objs, newPod(name, rs, "ReplicaSet", ready(t0.Add(-time.Hour))))
+	}
+	f := newFixture(t, false, objs...)
+	if err := f.sync("ns/web"); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(f.deletedPods()); got != 2 {
+		t.Fatalf("deleted %d pods, want 2", got)
+	}
+	st := f.lastRSStatus()
+	if st == nil {
+		t.Fatal("no status written")
+	}
+	if st.Replicas != 2 || st.ReadyReplicas != 2 || st.AvailableReplicas != 2 {
+		t.Fatalf("status after deleting 2 of 4 pods: replicas %d ready %d available %d, want 2/2/2",
+			st.Replicas, st.ReadyReplicas, st.AvailableReplicas)
+	}
+}

@@ -87,7 +87,7 @@ func (n *Node) Run(ctx context.Context) error {
 		if err == nil {
 			err = n.sync(ctx, pod)
 		}
-		if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+		if err != nil && ctx.Err() == nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
 			klog.FromContext(ctx).Error(err, "simulated node: sync pod", "pod", key)
 			queue.AddRateLimited(key)
 		} else {
