@@ -2,7 +2,9 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"regexp"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -135,7 +137,7 @@ func TestDeploymentLifecycle(t *testing.T) {
 		waitRunning(t, k, ns, "app=web", 4)
 
 		// A rolling update stays within maxSurge (25% of 4 → 1) and maxUnavailable (25% → 1).
-		maxDesired, minAvailable := watchRolloutBounds(t, c, ns, func() {
+		maxDesired, minAvailable, timeline := watchRolloutBounds(t, c, ns, func() {
 			k.ok(t, "set", "image", "deployment/web", "nginx=nginx:1.25", "-n", ns)
 			out := k.ok(t, "rollout", "status", "deployment/web", "-n", ns, "--timeout=90s")
 			if !strings.Contains(out, `deployment "web" successfully rolled out`) {
@@ -143,7 +145,8 @@ func TestDeploymentLifecycle(t *testing.T) {
 			}
 		})
 		if maxDesired > 5 || minAvailable < 3 {
-			t.Errorf("rolling update went outside its bounds: up to %d replicas (limit 5), down to %d available (limit 3)", maxDesired, minAvailable)
+			t.Errorf("rolling update went outside its bounds: up to %d replicas (limit 5), down to %d available (limit 3):\n%s",
+				maxDesired, minAvailable, strings.Join(timeline, "\n"))
 		}
 		rows = waitRunning(t, k, ns, "app=web", 4)
 		for name := range rows {
@@ -203,7 +206,7 @@ func TestDeploymentLifecycle(t *testing.T) {
 // watchRolloutBounds runs f while watching the ReplicaSets of namespace ns, and returns the
 // largest sum of their spec.replicas and the smallest sum of their status.availableReplicas
 // seen: what a rolling update's maxSurge and maxUnavailable bound.
-func watchRolloutBounds(t *testing.T, c *cluster, ns string, f func()) (maxDesired, minAvailable int32) {
+func watchRolloutBounds(t *testing.T, c *cluster, ns string, f func()) (maxDesired, minAvailable int32, timeline []string) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -245,13 +248,19 @@ func watchRolloutBounds(t *testing.T, c *cluster, ns string, f func()) (maxDesir
 			}
 			d, a := sums()
 			maxDesired, minAvailable = max(maxDesired, d), min(minAvailable, a)
+			var parts []string
+			for name, rs := range sets {
+				parts = append(parts, fmt.Sprintf("%s spec=%d avail=%d", name, *rs.Spec.Replicas, rs.Status.AvailableReplicas))
+			}
+			sort.Strings(parts)
+			timeline = append(timeline, fmt.Sprintf("%s %s: desired %d available %d [%s]", ev.Type, rs.Name, d, a, strings.Join(parts, "; ")))
 		}
 	}()
 	f()
 	time.Sleep(500 * time.Millisecond)
 	w.Stop()
 	<-done
-	return maxDesired, minAvailable
+	return maxDesired, minAvailable, timeline
 }
 
 func TestOrphanCascadeAndNamespaceDeletion(t *testing.T) {
