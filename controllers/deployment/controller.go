@@ -112,7 +112,7 @@ func (c *Controller) Run(ctx context.Context, workers int) {
 }
 
 func (c *Controller) worker(ctx context.Context) {
-	for c.processNext(ctx) {
+	for ctx.Err() == nil && c.processNext(ctx) {
 	}
 }
 

@@ -159,7 +159,7 @@ func (c *Controller) Run(ctx context.Context, workers int) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		for c.processGraphChange(ctx) {
+		for ctx.Err() == nil && c.processGraphChange(ctx) {
 		}
 	}()
 
@@ -174,14 +174,14 @@ func (c *Controller) Run(ctx context.Context, workers int) {
 		go func() {
 			defer wg.Done()
 			wait.UntilWithContext(ctx, func(ctx context.Context) {
-				for c.processAttemptToDelete(ctx) {
+				for ctx.Err() == nil && c.processAttemptToDelete(ctx) {
 				}
 			}, time.Second)
 		}()
 		go func() {
 			defer wg.Done()
 			wait.UntilWithContext(ctx, func(ctx context.Context) {
-				for c.processAttemptToOrphan(ctx) {
+				for ctx.Err() == nil && c.processAttemptToOrphan(ctx) {
 				}
 			}, time.Second)
 		}()

@@ -135,7 +135,7 @@ func (c *Controller) Run(ctx context.Context, workers int) {
 }
 
 func (c *Controller) worker(ctx context.Context) {
-	for c.processNextWorkItem(ctx) {
+	for ctx.Err() == nil && c.processNextWorkItem(ctx) {
 	}
 }
 

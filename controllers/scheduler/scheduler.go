@@ -134,7 +134,7 @@ func (c *Controller) Run(ctx context.Context, workers int) {
 }
 
 func (c *Controller) runWorker(ctx context.Context) {
-	for c.processNextItem(ctx) {
+	for ctx.Err() == nil && c.processNextItem(ctx) {
 	}
 }
 

@@ -149,7 +149,7 @@ func (c *Controller) Run(ctx context.Context, workers int) {
 }
 
 func (c *Controller) worker(ctx context.Context) {
-	for c.processNextItem(ctx) {
+	for ctx.Err() == nil && c.processNextItem(ctx) {
 	}
 }
 

@@ -109,6 +109,22 @@ func reportStarts(b *testing.B, how string, ready, stopped []time.Duration) {
 // BenchmarkRSS reads the server's resident memory (VmRSS) idle, a few seconds after ready,
 // and then with storedPods pods stored by concurrent clients, after a pause.
 func BenchmarkRSS(b *testing.B) {
+	// The API server alone first, as kube-apiserver would run; then everything.
+	b.Run("idle-api-server", func(b *testing.B) {
+		api := startForBenchmark(b, "--no-controllers")
+		time.Sleep(idleSettle)
+		m, err := api.memory()
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(0, "ns/op")
+		b.ReportMetric(mebibytes(m.rssKiB), "MiB-rss")
+		record(b, figure{
+			what:   fmt.Sprintf("idle RSS, API server alone (--no-controllers), %v after ready", idleSettle),
+			value:  fmt.Sprintf("%.1f MiB (%.1f anonymous, %.1f mapped files)", mebibytes(m.rssKiB), mebibytes(m.anonKiB), mebibytes(m.fileKiB)),
+			target: fmt.Sprintf("< %d MiB", idleRSSTargetMiB), met: mebibytes(m.rssKiB) < idleRSSTargetMiB,
+		})
+	})
 	s := startForBenchmark(b)
 	time.Sleep(idleSettle)
 	idle, err := s.memory()
@@ -120,8 +136,8 @@ func BenchmarkRSS(b *testing.B) {
 		b.ReportMetric(mebibytes(idle.rssKiB), "MiB-rss")
 		b.ReportMetric(mebibytes(idle.peakKiB), "MiB-peak")
 		record(b, figure{
-			what:   fmt.Sprintf("idle RSS, %v after ready", idleSettle),
-			value:  fmt.Sprintf("%.1f MiB", mebibytes(idle.rssKiB)),
+			what:   fmt.Sprintf("idle RSS, with controllers, %v after ready", idleSettle),
+			value:  fmt.Sprintf("%.1f MiB (%.1f anonymous, %.1f mapped files)", mebibytes(idle.rssKiB), mebibytes(idle.anonKiB), mebibytes(idle.fileKiB)),
 			target: fmt.Sprintf("< %d MiB", idleRSSTargetMiB), met: mebibytes(idle.rssKiB) < idleRSSTargetMiB,
 		})
 		record(b, figure{what: "peak RSS (VmHWM) by then", value: fmt.Sprintf("%.1f MiB", mebibytes(idle.peakKiB))})
@@ -181,8 +197,10 @@ func BenchmarkRSS(b *testing.B) {
 // BenchmarkThroughput measures requests per second from concurrentClients client-go clients,
 // each on a connection of its own and unthrottled, for phase each: pod creates, gets of
 // stored pods, and lists of pageSize-item pages that walk the namespace with continue tokens.
+// BenchmarkThroughput measures the API server alone: with controllers and no node, every
+// pod would also cost scheduler retries and events, on the same two cores.
 func BenchmarkThroughput(b *testing.B) {
-	s := startForBenchmark(b)
+	s := startForBenchmark(b, "--no-controllers")
 	clients, err := newClients(s.config, concurrentClients)
 	if err != nil {
 		b.Fatal(err)

@@ -151,13 +151,13 @@ type server struct {
 // startServer runs kubeshim on a free port with dataDir as its data directory and returns
 // once /readyz answers 200. Certificates already in dataDir are reused; a kubeconfig left
 // there by an earlier run is removed first, since the new one names the new port.
-func startServer(bin, dataDir string) (*server, error) {
+func startServer(bin, dataDir string, extraArgs ...string) (*server, error) {
 	kubeconfigPath := filepath.Join(dataDir, "kubeconfig")
 	if err := os.Remove(kubeconfigPath); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("remove old kubeconfig: %w", err)
 	}
 	s := &server{dataDir: dataDir, logs: &syncBuffer{}, done: make(chan struct{}), grace: stopTimeout}
-	s.cmd = exec.Command(bin, "up", "--no-kubelet", "--data-dir", dataDir, "--secure-port", "0")
+	s.cmd = exec.Command(bin, append([]string{"up", "--no-kubelet", "--data-dir", dataDir, "--secure-port", "0"}, extraArgs...)...)
 	s.cmd.Stdout = s.logs
 	s.cmd.Stderr = s.logs
 	// A child left holding the output pipe must not keep Wait from returning.
@@ -305,10 +305,10 @@ func (s *server) stop() error {
 
 // startForBenchmark starts a server in a data directory of the benchmark's own and stops
 // it, then removes the directory, when the benchmark ends.
-func startForBenchmark(b *testing.B) *server {
+func startForBenchmark(b *testing.B, extraArgs ...string) *server {
 	b.Helper()
 	dir := b.TempDir()
-	s, err := startServer(kubeshimBinary(b), dir)
+	s, err := startServer(kubeshimBinary(b), dir, extraArgs...)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -324,6 +324,8 @@ func startForBenchmark(b *testing.B) *server {
 type memory struct {
 	rssKiB  int64 // VmRSS: resident now
 	peakKiB int64 // VmHWM: the most ever resident
+	anonKiB int64 // RssAnon: the process's own memory (heap, stacks)
+	fileKiB int64 // RssFile: resident pages of mapped files, the binary's code above all
 }
 
 // memory reads the server's VmRSS and VmHWM.
@@ -346,7 +348,9 @@ func parseStatus(r io.Reader) (memory, error) {
 	sc := bufio.NewScanner(r)
 	for sc.Scan() {
 		key, value, ok := strings.Cut(sc.Text(), ":")
-		if !ok || (key != "VmRSS" && key != "VmHWM") {
+		fieldOf := map[string]*int64{"VmRSS": &m.rssKiB, "VmHWM": &m.peakKiB, "RssAnon": &m.anonKiB, "RssFile": &m.fileKiB}
+		target, known := fieldOf[key]
+		if !ok || !known {
 			continue
 		}
 		fields := strings.Fields(value)
@@ -357,11 +361,9 @@ func parseStatus(r io.Reader) (memory, error) {
 		if err != nil {
 			return memory{}, fmt.Errorf("parse /proc status: %s: %w", key, err)
 		}
-		if key == "VmRSS" {
-			m.rssKiB, haveRSS = n, true
-		} else {
-			m.peakKiB, haveHWM = n, true
-		}
+		*target = n
+		haveRSS = haveRSS || key == "VmRSS"
+		haveHWM = haveHWM || key == "VmHWM"
 	}
 	if err := sc.Err(); err != nil {
 		return memory{}, fmt.Errorf("parse /proc status: %w", err)
