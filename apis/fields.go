@@ -29,7 +29,7 @@ var selectableFields = map[schema.GroupVersionKind]map[string]fieldFunc{
 		"spec.serviceAccountName": pod(func(p *corev1.Pod) string { return p.Spec.ServiceAccountName }),
 		"spec.hostNetwork":        pod(func(p *corev1.Pod) string { return strconv.FormatBool(p.Spec.HostNetwork) }),
 		"status.phase":            pod(func(p *corev1.Pod) string { return string(p.Status.Phase) }),
-		"status.podIP":            pod(func(p *corev1.Pod) string { return p.Status.PodIP }),
+		"status.podIP":            pod(podIP),
 		"status.nominatedNodeName": pod(func(p *corev1.Pod) string {
 			return p.Status.NominatedNodeName
 		}),
@@ -84,9 +84,14 @@ var selectableFields = map[schema.GroupVersionKind]map[string]fieldFunc{
 	},
 }
 
-// storedAs maps, for kinds stored as another kind (events.k8s.io Events are stored as core
-// Events), a field selector to the stored kind's field.
-var storedAs = map[schema.GroupVersionKind]map[string]string{
+// renamed maps, per kind, a field selector to the field it is evaluated as: upstream's
+// backwards-compatible aliases, and for kinds stored as another kind (events.k8s.io Events
+// are stored as core Events) the stored kind's field.
+var renamed = map[schema.GroupVersionKind]map[string]string{
+	corev1.SchemeGroupVersion.WithKind("Pod"): {
+		// Old v1 clients sent spec.host.
+		"spec.host": "spec.nodeName",
+	},
 	eventsv1.SchemeGroupVersion.WithKind("Event"): {
 		"regarding.kind":      "involvedObject.kind",
 		"regarding.namespace": "involvedObject.namespace",
@@ -94,6 +99,21 @@ var storedAs = map[schema.GroupVersionKind]map[string]string{
 		"regarding.uid":       "involvedObject.uid",
 		"reportingController": "reportingComponent",
 	},
+}
+
+// podIP is the pod's primary IP: the first of status.podIPs, as kube-apiserver selects on.
+func podIP(p *corev1.Pod) string {
+	if len(p.Status.PodIPs) > 0 {
+		return p.Status.PodIPs[0].IP
+	}
+	return p.Status.PodIP
+}
+
+// clusterScoped are the served kinds without a namespace: kube-apiserver refuses a
+// metadata.namespace field selector for them.
+var clusterScoped = map[schema.GroupVersionKind]bool{
+	corev1.SchemeGroupVersion.WithKind("Node"):      true,
+	corev1.SchemeGroupVersion.WithKind("Namespace"): true,
 }
 
 func pod(f func(*corev1.Pod) string) fieldFunc {
@@ -114,15 +134,15 @@ func addFieldLabelConversions(s *runtime.Scheme) error {
 	for _, gv := range GroupVersions {
 		for kind := range ExternalScheme.KnownTypes(gv) {
 			gvk := gv.WithKind(kind)
-			extra, renames := selectableFields[gvk], storedAs[gvk]
+			extra, renames, cluster := selectableFields[gvk], renamed[gvk], clusterScoped[gvk]
 			err := s.AddFieldLabelConversionFunc(gvk, func(label, value string) (string, string, error) {
-				if label == "metadata.name" || label == "metadata.namespace" {
+				if label == "metadata.name" || label == "metadata.namespace" && !cluster {
 					return label, value, nil
 				}
+				if stored, ok := renames[label]; ok {
+					return stored, value, nil
+				}
 				if _, ok := extra[label]; ok {
-					if stored, ok := renames[label]; ok {
-						return stored, value, nil
-					}
 					return label, value, nil
 				}
 				return "", "", fmt.Errorf("field label not supported: %s", label)

@@ -131,7 +131,7 @@ func TestSelectableFields(t *testing.T) {
 			// A kind stored as another (events.k8s.io Events as core Events) has its field
 			// renamed to the stored kind's, which that kind must select on.
 			wantLabel := tc.field
-			if stored, ok := storedAs[tc.gvk][tc.field]; ok {
+			if stored, ok := renamed[tc.gvk][tc.field]; ok {
 				wantLabel = stored
 				if _, ok := selectableFields[coreEventKind][stored]; !ok {
 					t.Errorf("%s is stored as %s, which core Events do not select on", tc.field, stored)
@@ -188,18 +188,24 @@ func TestFieldLabelDefaults(t *testing.T) {
 	}
 }
 
-// TestFieldLabelsRefused: every served kind accepts metadata.name and metadata.namespace and
-// refuses any other field it does not list, with kube-apiserver's message.
+// TestFieldLabelsRefused: every served kind accepts metadata.name, and metadata.namespace
+// unless it is cluster-scoped (nodes, namespaces), and refuses any other field it does not
+// list, with kube-apiserver's message.
 func TestFieldLabelsRefused(t *testing.T) {
 	for _, gv := range GroupVersions {
 		for kind := range ExternalScheme.KnownTypes(gv) {
 			gvk := gv.WithKind(kind)
-			for _, ok := range []string{"metadata.name", "metadata.namespace"} {
+			accepted := []string{"metadata.name", "metadata.namespace"}
+			refused := []string{"spec.bogus", "metadata.uid", "status"}
+			if gvk == nodeKind || gvk == namespaceKind {
+				accepted, refused = accepted[:1], append(refused, "metadata.namespace")
+			}
+			for _, ok := range accepted {
 				if _, _, err := Scheme.ConvertFieldLabel(gvk, ok, "x"); err != nil {
 					t.Errorf("%s: %s refused: %v", gvk, ok, err)
 				}
 			}
-			for _, bad := range []string{"spec.bogus", "metadata.uid", "status"} {
+			for _, bad := range refused {
 				_, _, err := Scheme.ConvertFieldLabel(gvk, bad, "x")
 				if err == nil || err.Error() != "field label not supported: "+bad {
 					t.Errorf("%s: %s: got %v, want %q", gvk, bad, err, "field label not supported: "+bad)
@@ -231,5 +237,19 @@ func TestFieldLabelsUpstream(t *testing.T) {
 	}
 	if got := FieldLabels(appsv1.SchemeGroupVersion.WithKind("Deployment")); len(got) != 0 {
 		t.Errorf("Deployment field labels = %v, want none", got)
+	}
+}
+
+// Upstream's aliases and the pod IP: spec.host selects on spec.nodeName, and status.podIP
+// is the first of status.podIPs.
+func TestPodFieldAliasAndPrimaryIP(t *testing.T) {
+	label, value, err := Scheme.ConvertFieldLabel(podKind, "spec.host", "n1")
+	if err != nil || label != "spec.nodeName" || value != "n1" {
+		t.Fatalf("spec.host converts to %q=%q, %v; want spec.nodeName=n1", label, value, err)
+	}
+	p := &corev1.Pod{Status: corev1.PodStatus{PodIPs: []corev1.PodIP{{IP: "10.9.0.1"}, {IP: "fd00::1"}}}}
+	set, err := SelectableFields(podKind, p, true)
+	if err != nil || set["status.podIP"] != "10.9.0.1" {
+		t.Fatalf("status.podIP of a pod with only podIPs = %q, %v; want 10.9.0.1", set["status.podIP"], err)
 	}
 }
