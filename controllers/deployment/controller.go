@@ -7,7 +7,6 @@ package deployment
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -16,7 +15,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	appslisters "k8s.io/client-go/listers/apps/v1"
@@ -25,6 +23,8 @@ import (
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
+
+	"github.com/kubeshim/kubeshim/controllers/worker"
 )
 
 // maxRetries is how often a deployment is retried before it is dropped from the queue (a
@@ -92,28 +92,8 @@ func (c *Controller) Run(ctx context.Context, workers int) {
 	defer utilruntime.HandleCrash()
 	logger := klog.FromContext(ctx)
 	logger.Info("Starting controller", "controller", "deployment")
-	var wg sync.WaitGroup
-	defer func() {
-		c.queue.ShutDown()
-		wg.Wait()
-		logger.Info("Shutting down controller", "controller", "deployment")
-	}()
-	if !cache.WaitForNamedCacheSync("deployment", ctx.Done(), c.synced...) {
-		return
-	}
-	for i := 0; i < workers; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			wait.UntilWithContext(ctx, c.worker, time.Second)
-		}()
-	}
-	<-ctx.Done()
-}
-
-func (c *Controller) worker(ctx context.Context) {
-	for ctx.Err() == nil && c.processNext(ctx) {
-	}
+	defer logger.Info("Shutting down controller", "controller", "deployment")
+	worker.Run(ctx, workers, c.queue, c.processNext, c.synced...)
 }
 
 func (c *Controller) processNext(ctx context.Context) bool {

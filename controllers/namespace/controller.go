@@ -14,14 +14,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
@@ -30,6 +28,8 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
+
+	"github.com/kubeshim/kubeshim/controllers/worker"
 )
 
 const (
@@ -109,30 +109,14 @@ func (c *Controller) Run(ctx context.Context, workers int) {
 	defer utilruntime.HandleCrashWithContext(ctx)
 	logger := klog.FromContext(ctx).WithValues("controller", "namespace")
 	ctx = klog.NewContext(ctx, logger)
-
-	var wg sync.WaitGroup
 	defer func() {
-		c.queue.ShutDown()
-		wg.Wait()
 		if err := c.informer.RemoveEventHandler(c.registration); err != nil {
 			logger.Error(err, "Removing namespace event handler")
 		}
 		logger.Info("Shutting down namespace controller")
 	}()
-
 	logger.Info("Starting namespace controller", "workers", workers)
-	if !cache.WaitForNamedCacheSyncWithContext(ctx, c.informer.HasSynced) {
-		return
-	}
-	for range workers {
-		wg.Go(func() { wait.UntilWithContext(ctx, c.worker, time.Second) })
-	}
-	<-ctx.Done()
-}
-
-func (c *Controller) worker(ctx context.Context) {
-	for ctx.Err() == nil && c.processNextItem(ctx) {
-	}
+	worker.Run(ctx, workers, c.queue, c.processNextItem, c.informer.HasSynced)
 }
 
 // processNextItem handles one key; it returns false once the queue is shut down.

@@ -18,7 +18,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
@@ -31,6 +30,7 @@ import (
 
 	"github.com/kubeshim/kubeshim/controllers/expectations"
 	"github.com/kubeshim/kubeshim/controllers/podcontrol"
+	"github.com/kubeshim/kubeshim/controllers/worker"
 )
 
 const (
@@ -117,26 +117,9 @@ func (c *Controller) Run(ctx context.Context, workers int) {
 	defer utilruntime.HandleCrashWithContext(ctx)
 	logger := klog.FromContext(ctx).WithValues("controller", c.kindName)
 	ctx = klog.NewContext(ctx, logger)
-
-	var wg sync.WaitGroup
-	defer func() {
-		c.queue.ShutDown()
-		wg.Wait()
-		logger.Info("Shut down controller")
-	}()
+	defer logger.Info("Shut down controller")
 	logger.Info("Starting controller")
-	if !cache.WaitForNamedCacheSyncWithContext(ctx, c.podsSynced, c.ownersSynced) {
-		return
-	}
-	for range workers {
-		wg.Go(func() { wait.UntilWithContext(ctx, c.worker, time.Second) })
-	}
-	<-ctx.Done()
-}
-
-func (c *Controller) worker(ctx context.Context) {
-	for ctx.Err() == nil && c.processNextWorkItem(ctx) {
-	}
+	worker.Run(ctx, workers, c.queue, c.processNextWorkItem, c.podsSynced, c.ownersSynced)
 }
 
 func (c *Controller) processNextWorkItem(ctx context.Context) bool {

@@ -18,7 +18,6 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
@@ -26,6 +25,8 @@ import (
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
+
+	"github.com/kubeshim/kubeshim/controllers/worker"
 )
 
 const (
@@ -112,30 +113,10 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, r
 // every goroutine it started has stopped.
 func (c *Controller) Run(ctx context.Context, workers int) {
 	defer utilruntime.HandleCrashWithContext(ctx)
-	defer c.queue.ShutDown()
 	logger := klog.FromContext(ctx)
 	logger.Info("Starting scheduler", "schedulerName", SchedulerName)
 	defer logger.Info("Shutting down scheduler")
-
-	if !cache.WaitForNamedCacheSyncWithContext(ctx, c.podsSynced, c.nodesSynced) {
-		return
-	}
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			wait.UntilWithContext(ctx, c.runWorker, time.Second)
-		}()
-	}
-	<-ctx.Done()
-	c.queue.ShutDown()
-	wg.Wait()
-}
-
-func (c *Controller) runWorker(ctx context.Context) {
-	for ctx.Err() == nil && c.processNextItem(ctx) {
-	}
+	worker.Run(ctx, workers, c.queue, c.processNextItem, c.podsSynced, c.nodesSynced)
 }
 
 func (c *Controller) processNextItem(ctx context.Context) bool {

@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -15,13 +14,14 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
+
+	"github.com/kubeshim/kubeshim/controllers/worker"
 )
 
 // DefaultServiceAccountName is the service account every namespace gets.
@@ -129,28 +129,12 @@ func (c *Controller) Run(ctx context.Context, workers int) {
 	defer utilruntime.HandleCrashWithContext(ctx)
 	logger := klog.FromContext(ctx).WithValues("controller", "serviceaccount")
 	ctx = klog.NewContext(ctx, logger)
-
-	var wg sync.WaitGroup
 	defer func() {
-		c.queue.ShutDown()
-		wg.Wait()
 		c.removeHandlers(logger)
 		logger.Info("Shutting down service account controller")
 	}()
-
 	logger.Info("Starting service account controller", "workers", workers)
-	if !cache.WaitForNamedCacheSyncWithContext(ctx, c.nsInformer.HasSynced, c.saInformer.HasSynced) {
-		return
-	}
-	for range workers {
-		wg.Go(func() { wait.UntilWithContext(ctx, c.worker, time.Second) })
-	}
-	<-ctx.Done()
-}
-
-func (c *Controller) worker(ctx context.Context) {
-	for ctx.Err() == nil && c.processNextItem(ctx) {
-	}
+	worker.Run(ctx, workers, c.queue, c.processNextItem, c.nsInformer.HasSynced, c.saInformer.HasSynced)
 }
 
 func (c *Controller) processNextItem(ctx context.Context) bool {
