@@ -17,13 +17,15 @@ DATA_DIR ?= $(OUT)/data
 PORT ?= 6443
 KUBE_OPENAPI := $(shell $(GO) list -m -f '{{.Version}}' k8s.io/kube-openapi 2>/dev/null)
 # Debian packages the tests and `make run` need; installed with apt-get when missing.
-APT_PACKAGES := ca-certificates curl iproute2 util-linux etcd-server
+APT_PACKAGES := ca-certificates curl iproute2 util-linux etcd-server \
+	containerd runc containernetworking-plugins iptables busybox-static nginx-light
+IMAGES_DIR := $(OUT)/images
 OPENAPI_PKGS := k8s.io/api/core/v1 k8s.io/api/apps/v1 k8s.io/api/batch/v1 k8s.io/api/coordination/v1 \
 	k8s.io/api/events/v1 k8s.io/api/policy/v1 k8s.io/api/autoscaling/v1 k8s.io/api/authentication/v1 \
 	k8s.io/api/authorization/v1 k8s.io/api/scheduling/v1alpha3 k8s.io/apimachinery/pkg/apis/meta/v1 k8s.io/apimachinery/pkg/runtime \
 	k8s.io/apimachinery/pkg/version k8s.io/apimachinery/pkg/util/intstr k8s.io/apimachinery/pkg/api/resource
 
-.PHONY: all deps build kubectl generate test unit e2e vet bench run clean
+.PHONY: all deps build kubectl generate images test unit e2e vet bench run clean
 
 all: build
 
@@ -40,6 +42,7 @@ deps:
 ## build: bin/kubeshim
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/kubeshim ./cmd/kubeshim
+	$(GO) build -o $(BIN)/kubeshim-logger ./cmd/kubeshim-logger
 
 ## kubectl: a kubectl built from k8s.io/kubectl at the client-go version, for the e2e tests
 kubectl:
@@ -56,26 +59,31 @@ generate:
 vet:
 	$(GO) vet ./...
 
-## unit: every package's tests except the end-to-end ones
-unit:
-	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /test/)
+## images: docker.io/library/{busybox,nginx}:latest archives (OCI layout + docker-save) built
+## from Debian's busybox-static and nginx, for pods to run with no registry
+images: deps
+	$(GO) run ./test/images/mkimage -out $(IMAGES_DIR)
+
+## unit: every package's tests except the end-to-end ones (the image builder's included)
+unit: deps
+	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /test/) ./test/images/...
 
 ## e2e: drive the built binary with the stock kubectl binaries and client-go
-e2e: build kubectl
-	KUBESHIM_BIN=$(CURDIR)/$(BIN)/kubeshim KUBECTL_BUILT=$(CURDIR)/$(OUT)/bin/kubectl \
+e2e: build kubectl images
+	KUBESHIM_BIN=$(CURDIR)/$(BIN)/kubeshim KUBECTL_BUILT=$(CURDIR)/$(OUT)/bin/kubectl KUBESHIM_IMAGES=$(CURDIR)/$(IMAGES_DIR) \
 		$(GO) test -count=1 -timeout 20m ./test/e2e/...
 
 ## test: install what is missing, build, and run every unit and end-to-end test
 test: deps build vet unit e2e
 
 ## bench: print start-up time, memory and throughput figures
-bench: build
-	KUBESHIM_BIN=$(CURDIR)/$(BIN)/kubeshim $(GO) test -count=1 -run '^$$' -bench . -benchtime 1x -timeout 30m ./test/bench/...
+bench: build images
+	KUBESHIM_BIN=$(CURDIR)/$(BIN)/kubeshim KUBESHIM_IMAGES=$(CURDIR)/$(IMAGES_DIR) $(GO) test -count=1 -run '^$$' -bench . -benchtime 1x -timeout 30m ./test/bench/...
 
 ## run: install what is missing, build, and start kubeshim; kubectl uses $(DATA_DIR)/kubeconfig
-run: deps build
+run: deps build images
 	@echo "kubeconfig: export KUBECONFIG=$(CURDIR)/$(DATA_DIR)/kubeconfig"
-	$(BIN)/kubeshim up --data-dir $(DATA_DIR) --secure-port $(PORT)
+	$(BIN)/kubeshim up --data-dir $(DATA_DIR) --secure-port $(PORT) --images-dir $(IMAGES_DIR)
 
 clean:
 	rm -rf $(BIN) $(OUT)

@@ -11,10 +11,12 @@ import (
 	"github.com/spf13/cobra"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	"k8s.io/apiserver/pkg/storage/storagebackend"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/klog/v2"
 
 	"github.com/kubeshim/kubeshim/apiserver"
 	"github.com/kubeshim/kubeshim/controllers/manager"
+	"github.com/kubeshim/kubeshim/kubelet"
 	"github.com/kubeshim/kubeshim/registry/storage"
 )
 
@@ -28,6 +30,7 @@ type upOptions struct {
 	controllers      []string
 	noControllers    bool
 	etcd             storagebackend.TransportConfig
+	kubelet          kubeletOptions
 }
 
 func newUpCommand() *cobra.Command {
@@ -46,6 +49,7 @@ under DATA/pki; once it is ready to serve it writes DATA/kubeconfig (context "ku
 	f.StringVar(&o.bindAddress, "bind-address", "127.0.0.1", "address the API server listens on")
 	f.StringVar(&o.advertiseAddress, "advertise-address", "", "address clients reach the API server at (added to its certificate)")
 	f.BoolVar(&o.noKubelet, "no-kubelet", false, "do not run a kubelet in this process")
+	o.kubelet.addFlags(f)
 	f.StringSliceVar(&o.controllers, "controllers", []string{"*"},
 		fmt.Sprintf("controllers to run: '*' for all, 'name' to add one, '-name' to leave one out (%s)", strings.Join(manager.Names(), ", ")))
 	f.BoolVar(&o.noControllers, "no-controllers", false, "run no controllers (API server only)")
@@ -72,9 +76,6 @@ func (o *upOptions) run() error {
 	}
 	if err := manager.Validate(o.controllers); err != nil {
 		return fmt.Errorf("--controllers: %w", err)
-	}
-	if !o.noKubelet {
-		klog.InfoS("The kubelet is not part of this build yet; running the control plane only")
 	}
 	opts := apiserver.Options{
 		DataDir:          o.dataDir,
@@ -106,17 +107,49 @@ func (o *upOptions) run() error {
 	} else if err := startControllers(srv, o.controllers, controllersCtx, controllersDone); err != nil {
 		return err
 	}
+	kubeletDone := make(chan struct{})
+	if o.noKubelet {
+		close(kubeletDone)
+	} else if err := o.startKubelet(srv, controllersCtx, kubeletDone); err != nil {
+		return err
+	}
 	go func() {
 		<-sigCtx.Done()
 		stopControllers()
-		select {
-		case <-controllersDone:
-		case <-time.After(controllersStopTimeout):
-			klog.InfoS("Controllers did not stop in time; shutting the API server down anyway", "timeout", controllersStopTimeout)
+		timeout := time.After(controllersStopTimeout)
+		for _, done := range []chan struct{}{controllersDone, kubeletDone} {
+			select {
+			case <-done:
+			case <-timeout:
+				klog.InfoS("Controllers or kubelet did not stop in time; shutting the API server down anyway", "timeout", controllersStopTimeout)
+			}
 		}
 		stopServer()
 	}()
 	return srv.Run(serverCtx)
+}
+
+// startKubelet runs the kubelet once the API server serves, as system:node:NAME; done is
+// closed when it has stopped.
+func (o *upOptions) startKubelet(srv *apiserver.Server, ctx context.Context, done chan<- struct{}) error {
+	cfg, err := o.kubelet.config(o.dataDir, nil)
+	if err != nil {
+		return err
+	}
+	restConfig, err := srv.ClientConfig("kubelet", "system:node:"+cfg.NodeName, []string{"system:nodes"})
+	if err != nil {
+		return err
+	}
+	client, err := kubernetes.NewForConfig(restConfig)
+	if err != nil {
+		return err
+	}
+	cfg.Client = client
+	return runAfterStart(srv, "start-kubelet", ctx, done, func() {
+		if err := kubelet.Run(ctx, cfg); err != nil {
+			klog.ErrorS(err, "Kubelet stopped")
+		}
+	})
 }
 
 // startControllers runs the controllers once the API server serves, each group with its own
@@ -135,6 +168,17 @@ func startControllers(srv *apiserver.Server, selection []string, ctx context.Con
 	if err != nil {
 		return err
 	}
+	return runAfterStart(srv, "start-controllers", ctx, done, func() {
+		opts := manager.Options{Controllers: selection, ControllerManager: cm, Scheduler: sched}
+		if err := manager.Run(ctx, opts); err != nil {
+			klog.ErrorS(err, "Controllers stopped")
+		}
+	})
+}
+
+// runAfterStart runs run in a goroutine once the API server serves, unless ctx ended before;
+// done is closed when run returns (at once, if ctx ends before it started).
+func runAfterStart(srv *apiserver.Server, name string, ctx context.Context, done chan<- struct{}, run func()) error {
 	started := make(chan struct{})
 	var once sync.Once
 	finish := func() { once.Do(func() { close(done) }) }
@@ -147,7 +191,7 @@ func startControllers(srv *apiserver.Server, selection []string, ctx context.Con
 			finish()
 		}
 	}()
-	return srv.AddPostStartHook("start-controllers", func(genericapiserver.PostStartHookContext) error {
+	return srv.AddPostStartHook(name, func(genericapiserver.PostStartHookContext) error {
 		select {
 		case <-ctx.Done():
 			return nil
@@ -156,10 +200,7 @@ func startControllers(srv *apiserver.Server, selection []string, ctx context.Con
 		close(started)
 		go func() {
 			defer finish()
-			opts := manager.Options{Controllers: selection, ControllerManager: cm, Scheduler: sched}
-			if err := manager.Run(ctx, opts); err != nil {
-				klog.ErrorS(err, "Controllers stopped")
-			}
+			run()
 		}()
 		return nil
 	})

@@ -1,0 +1,224 @@
+// Package kubelet is kubeshim's node agent: it registers the Node, keeps its Lease and status,
+// and runs the pods bound to it as containers on containerd (a private one it starts, or the
+// one named by its configuration), with their network set up through CNI.
+package kubelet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	containerdlog "github.com/containerd/log"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/klog/v2"
+
+	"github.com/kubeshim/kubeshim/kubelet/envvars"
+	"github.com/kubeshim/kubeshim/kubelet/network"
+	"github.com/kubeshim/kubeshim/kubelet/nodestatus"
+	"github.com/kubeshim/kubeshim/kubelet/podworker"
+	"github.com/kubeshim/kubeshim/kubelet/runtime/containerd"
+	"github.com/kubeshim/kubeshim/kubelet/volume"
+)
+
+// Config configures a kubelet.
+type Config struct {
+	// NodeName is the Node's name.
+	NodeName string
+	// Client acts as the node (system:node:NAME in group system:nodes).
+	Client kubernetes.Interface
+	// RootDir holds everything the kubelet keeps: containerd's state, pods, logs, CNI state.
+	RootDir string
+	// ContainerdAddress is the socket of a running containerd; empty starts a private one.
+	ContainerdAddress string
+	// ContainerdNamespace is the containerd namespace kubeshim works in ("kubeshim").
+	ContainerdNamespace string
+	// PodCIDR is the range pod IPs come from ("10.88.0.0/16").
+	PodCIDR string
+	// ImagesDir holds image archives imported at start.
+	ImagesDir string
+	// InsecureRegistries are "host:port" registries pulled over plain HTTP.
+	InsecureRegistries []string
+	// ImagePullFallback uses the local copy of an image when no registry answers a pull.
+	ImagePullFallback bool
+	// LoggerBinary is the executable containerd's shims run to write container logs: kubeshim
+	// itself (its container-logger subcommand).
+	LoggerBinary string
+	// KubeletVersion is reported in the Node's nodeInfo.
+	KubeletVersion string
+	// NodeIP is the node's InternalIP; empty finds one.
+	NodeIP string
+	// CgroupRoot is the cgroup under which pods get theirs ("/kubeshim").
+	CgroupRoot string
+}
+
+// Run runs the kubelet until ctx ends. Pods keep running when it returns: a kubelet started
+// again adopts them.
+func Run(ctx context.Context, cfg Config) error {
+	logger := klog.FromContext(ctx).WithName("kubelet")
+	ctx = klog.NewContext(ctx, logger)
+	// containerd's client logs every registry it tries at info level through logrus; the
+	// kubelet's events and klog say what matters.
+	_ = containerdlog.SetLevel("warn")
+	if cfg.ContainerdNamespace == "" {
+		cfg.ContainerdNamespace = "kubeshim"
+	}
+	if err := os.MkdirAll(cfg.RootDir, 0o755); err != nil {
+		return fmt.Errorf("kubelet root dir: %w", err)
+	}
+	address := cfg.ContainerdAddress
+	if address == "" {
+		daemon, err := containerd.StartDaemon(ctx, containerd.DaemonConfig{Dir: filepath.Join(cfg.RootDir, "containerd")})
+		if err != nil {
+			return fmt.Errorf("start containerd: %w", err)
+		}
+		defer func() {
+			if err := daemon.Stop(); err != nil {
+				logger.Error(err, "Stop containerd")
+			}
+		}()
+		address = daemon.Address()
+	}
+	cni, err := network.New(network.Config{
+		ConfDir:  filepath.Join(cfg.RootDir, "cni", "net.d"),
+		NetNSDir: filepath.Join(cfg.RootDir, "netns"),
+		DataDir:  filepath.Join(cfg.RootDir, "cni", "ipam"),
+		PodCIDR:  cfg.PodCIDR,
+	})
+	if err != nil {
+		return fmt.Errorf("pod network: %w", err)
+	}
+	rt, err := containerd.New(ctx, containerd.Config{
+		Address: address, Namespace: cfg.ContainerdNamespace, RootDir: cfg.RootDir, Network: cni,
+		InsecureRegistries: cfg.InsecureRegistries, ImagePullFallback: cfg.ImagePullFallback,
+		LoggerBinary: cfg.LoggerBinary, CgroupParent: cfg.CgroupRoot,
+	})
+	if err != nil {
+		return fmt.Errorf("containerd runtime: %w", err)
+	}
+	defer rt.Close()
+	if cfg.ImagesDir != "" {
+		refs, err := rt.ImportDir(ctx, cfg.ImagesDir)
+		if err != nil {
+			logger.Error(err, "Import image archives", "dir", cfg.ImagesDir)
+		} else if len(refs) > 0 {
+			logger.Info("Imported image archives", "dir", cfg.ImagesDir, "images", refs)
+		}
+	}
+
+	addresses, err := nodestatus.DefaultAddresses(cfg.NodeIP)
+	if err != nil {
+		return fmt.Errorf("node addresses: %w", err)
+	}
+	nodeIP := ""
+	for i, a := range addresses {
+		if a.Type == corev1.NodeInternalIP && nodeIP == "" {
+			nodeIP = a.Address
+		}
+		if a.Type == corev1.NodeHostName {
+			addresses[i].Address = cfg.NodeName
+		}
+	}
+	node := nodestatus.New(nodestatus.Config{
+		NodeName: cfg.NodeName, Client: cfg.Client, RuntimeVersion: rt.Version, KubeletVersion: cfg.KubeletVersion,
+		Addresses: addresses, RootDir: cfg.RootDir, PodCIDR: cfg.PodCIDR,
+	})
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	nodeDone := make(chan error, 1)
+	go func() { nodeDone <- node.Run(ctx) }()
+	select {
+	case <-node.Registered():
+	case <-ctx.Done():
+		return waitNode(nodeDone)
+	case err := <-nodeDone:
+		return fmt.Errorf("register node %s: %w", cfg.NodeName, err)
+	}
+
+	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
+	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: cfg.Client.CoreV1().Events("")})
+	defer broadcaster.Shutdown()
+	recorder := broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "kubelet", Host: cfg.NodeName})
+
+	vols := volume.New(cfg.Client, filepath.Join(cfg.RootDir, "pods"))
+	vols.SetAllocatable(node.Allocatable())
+	workers := podworker.New(podworker.Config{
+		NodeName: cfg.NodeName, Client: cfg.Client, Runtime: rt, Volumes: vols, HostIP: nodeIP, Recorder: recorder,
+		Env: func(ctx context.Context, pod *corev1.Pod, c *corev1.Container, podIPs []string, hostIP string) ([]string, error) {
+			return envvars.Resolve(ctx, cfg.Client, pod, c, podIPs, hostIP, node.Allocatable())
+		},
+		Mounts: volume.MountsWithEnv,
+	})
+	workers.Start(ctx)
+	defer workers.Wait()
+
+	factory := informers.NewSharedInformerFactoryWithOptions(cfg.Client, 0,
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
+			o.FieldSelector = fields.OneTermEqualSelector("spec.nodeName", cfg.NodeName).String()
+		}))
+	pods := factory.Core().V1().Pods().Informer()
+	if _, err := pods.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(obj any) { workers.Update(obj.(*corev1.Pod)) },
+		UpdateFunc: func(_, obj any) { workers.Update(obj.(*corev1.Pod)) },
+		DeleteFunc: func(obj any) {
+			if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+				obj = tomb.Obj
+			}
+			if pod, ok := obj.(*corev1.Pod); ok {
+				workers.Gone(pod.UID)
+			}
+		},
+	}); err != nil {
+		return fmt.Errorf("pod handler: %w", err)
+	}
+	factory.Start(ctx.Done())
+	defer factory.Shutdown()
+	if !cache.WaitForCacheSync(ctx.Done(), pods.HasSynced) {
+		return ctx.Err()
+	}
+	logger.Info("Kubelet started", "node", cfg.NodeName, "nodeIP", nodeIP, "containerd", address)
+	known := func(uid types.UID) bool {
+		for _, obj := range pods.GetStore().List() {
+			if obj.(*corev1.Pod).UID == uid {
+				return true
+			}
+		}
+		return false
+	}
+	housekeeping := time.NewTicker(30 * time.Second)
+	defer housekeeping.Stop()
+	for {
+		if err := workers.CleanupOrphans(ctx, known); err != nil && ctx.Err() == nil {
+			logger.Error(err, "Clean up orphaned sandboxes and containers")
+		}
+		select {
+		case <-ctx.Done():
+			return waitNode(nodeDone)
+		case err := <-nodeDone:
+			if err != nil && !errors.Is(err, context.Canceled) {
+				return fmt.Errorf("node status: %w", err)
+			}
+			return nil
+		case <-housekeeping.C:
+		}
+	}
+}
+
+func waitNode(done <-chan error) error {
+	err := <-done
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
