@@ -23,6 +23,7 @@ type fakeRuntime struct {
 	containers map[string]*runtime.Container
 	images     map[string]bool
 	pullErr    map[string]error
+	pullKind   map[string]runtime.ImageErrorKind
 	createErr  error
 	execs      []string
 	stops      map[string]time.Duration
@@ -33,7 +34,7 @@ type fakeRuntime struct {
 func newFakeRuntime(c clock.Clock) *fakeRuntime {
 	return &fakeRuntime{
 		clock: c, sandboxes: map[types.UID]*runtime.Sandbox{}, containers: map[string]*runtime.Container{},
-		images: map[string]bool{}, pullErr: map[string]error{}, stops: map[string]time.Duration{},
+		images: map[string]bool{}, pullErr: map[string]error{}, pullKind: map[string]runtime.ImageErrorKind{}, stops: map[string]time.Duration{},
 		events: make(chan types.UID, 100),
 	}
 }
@@ -51,7 +52,11 @@ func (f *fakeRuntime) EnsureImage(_ context.Context, ref string, policy corev1.P
 	defer f.mu.Unlock()
 	f.record("pull %s", ref)
 	if err := f.pullErr[ref]; err != nil {
-		return nil, &runtime.ImageError{Kind: runtime.ImagePullFailed, Ref: ref, Err: err}
+		kind := f.pullKind[ref]
+		if kind == "" {
+			kind = runtime.ImagePullFailed
+		}
+		return nil, &runtime.ImageError{Kind: kind, Ref: ref, Err: err}
 	}
 	return &runtime.Image{Ref: "docker.io/library/" + ref + ":latest", ID: "sha256:" + ref}, nil
 }

@@ -247,7 +247,7 @@ func specChanged(old, pod *corev1.Pod) bool {
 		!apiequality.Semantic.DeepEqual(old.Annotations, pod.Annotations) ||
 		!apiequality.Semantic.DeepEqual(old.DeletionTimestamp, pod.DeletionTimestamp) ||
 		!apiequality.Semantic.DeepEqual(old.DeletionGracePeriodSeconds, pod.DeletionGracePeriodSeconds) ||
-		old.Status.Phase != pod.Status.Phase
+		(old.Status.Phase != pod.Status.Phase && isTerminal(pod))
 }
 
 func (wk *worker) poke() {

@@ -434,12 +434,33 @@ func TestSpecChanged(t *testing.T) {
 		{"image", func(p *corev1.Pod) { p.Spec.Containers[0].Image = "nginx" }, true},
 		{"deletion", func(p *corev1.Pod) { p.DeletionTimestamp = &now }, true},
 		{"labels", func(p *corev1.Pod) { p.Labels = map[string]string{"a": "b"} }, true},
-		{"phase", func(p *corev1.Pod) { p.Status.Phase = corev1.PodSucceeded }, true},
+		{"terminal phase", func(p *corev1.Pod) { p.Status.Phase = corev1.PodSucceeded }, true},
+		{"phase Pending", func(p *corev1.Pod) { p.Status.Phase = corev1.PodPending }, false},
 	} {
 		p := base.DeepCopy()
 		tc.change(p)
 		if got := specChanged(base, p); got != tc.want {
 			t.Errorf("%s: specChanged = %v, want %v", tc.name, got, tc.want)
 		}
+	}
+}
+
+// ErrImageNeverPull tried no pull: it stays, with no ImagePullBackOff, until the image appears.
+func TestErrImageNeverPullHasNoBackOff(t *testing.T) {
+	pod := testPod(corev1.RestartPolicyAlways, "main")
+	pod.Spec.Containers[0].ImagePullPolicy = corev1.PullNever
+	h := newHarness(t, pod)
+	h.rt.pullErr["busybox"] = errors.New("image is not present with pull policy of Never")
+	h.rt.pullKind["busybox"] = runtime.ImageNeverPullNotPresent
+	for i := 0; i < 3; i++ {
+		s := containerStatus(t, h.sync(), "main")
+		if s.State.Waiting == nil || s.State.Waiting.Reason != "ErrImageNeverPull" {
+			t.Fatalf("sync %d: %+v", i, s.State)
+		}
+		h.clock.Step(time.Second)
+	}
+	delete(h.rt.pullErr, "busybox")
+	if s := containerStatus(t, h.sync(), "main"); s.State.Running == nil {
+		t.Errorf("once the image is there: %+v", s.State)
 	}
 }

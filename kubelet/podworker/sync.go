@@ -196,14 +196,18 @@ func (s *podSync) start(ctx context.Context, c *corev1.Container, attempt int) {
 			}
 		}
 		now = cfg.Clock.Now()
+		wk.setWaiting(c.Name, reason, msg)
+		if reason != reasonErrImagePull {
+			// ErrImageNeverPull, InvalidImageName: no pull was tried, so no back-off; the
+			// reason stays until the image appears or the spec changes.
+			wk.event(s.pod, corev1.EventTypeWarning, reason, "%s", msg)
+			wk.event(s.pod, corev1.EventTypeWarning, "Failed", "Error: %s", reason)
+			wk.retryAfter(now.Add(5 * time.Second))
+			return
+		}
 		cfg.ImageBackOff.Next(pullKey, now)
 		wk.pullFailedAt[c.Name] = now
-		wk.setWaiting(c.Name, reason, msg)
-		if reason == reasonErrImagePull {
-			wk.event(s.pod, corev1.EventTypeWarning, "Failed", "Failed to pull image %q: %s", c.Image, msg)
-		} else {
-			wk.event(s.pod, corev1.EventTypeWarning, reason, "%s", msg)
-		}
+		wk.event(s.pod, corev1.EventTypeWarning, "Failed", "Failed to pull image %q: %s", c.Image, msg)
 		wk.event(s.pod, corev1.EventTypeWarning, "Failed", "Error: %s", reason)
 		// Look again within the back-off, as upstream's periodic syncs do, so the status moves
 		// on to ImagePullBackOff; the pull itself is retried when the back-off ends.

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // isolatedEnv marks a test binary re-executed inside its own namespaces.
@@ -133,4 +134,44 @@ func SetUpIsolated() (string, error) {
 func TearDownIsolated(dir string) {
 	_ = syscall.Unmount(dir, syscall.MNT_DETACH)
 	_ = os.Remove(dir)
+}
+
+// CgroupRoot returns a cgroup root for one test run's pods (kubeshim's --cgroup-root), unique
+// even across PID namespaces where every test binary is pid 1.
+func CgroupRoot(prefix string) string {
+	return fmt.Sprintf("/%s-%d-%d", prefix, time.Now().UnixNano(), os.Getpid())
+}
+
+// RemoveCgroups removes the cgroup root and what is left below it in every hierarchy, once
+// nothing runs in it; it returns an error naming any cgroup it could not remove (a process
+// still in it).
+func RemoveCgroups(root string) error {
+	hierarchies, err := filepath.Glob("/sys/fs/cgroup/*")
+	if err != nil {
+		return err
+	}
+	hierarchies = append(hierarchies, "/sys/fs/cgroup")
+	var failed []string
+	for _, h := range hierarchies {
+		dir := filepath.Join(h, root)
+		if _, err := os.Stat(dir); err != nil {
+			continue
+		}
+		var dirs []string
+		_ = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+			if err == nil && d.IsDir() {
+				dirs = append(dirs, p)
+			}
+			return nil
+		})
+		for i := len(dirs) - 1; i >= 0; i-- {
+			if err := syscall.Rmdir(dirs[i]); err != nil && !errors.Is(err, syscall.ENOENT) {
+				failed = append(failed, fmt.Sprintf("%s: %v", dirs[i], err))
+			}
+		}
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("cgroups left: %s", strings.Join(failed, "; "))
+	}
+	return nil
 }

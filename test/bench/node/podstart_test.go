@@ -68,14 +68,18 @@ func BenchmarkPodStartLatency(b *testing.B) {
 	if err := os.Symlink(filepath.Join(e2eutil.ImagesDir(), "busybox.tar"), filepath.Join(imagesDir, "busybox.tar")); err != nil {
 		b.Fatal(err)
 	}
+	cgroupRoot := e2eutil.CgroupRoot("kubeshim-bench")
 	c, err := e2eutil.StartCluster(bin, dataDir, []string{"--node-name", "bench-node", "--node-ip", e2eutil.NodeIP,
-		"--cgroup-root", fmt.Sprintf("/kubeshim-bench-%d", os.Getpid())})
+		"--cgroup-root", cgroupRoot})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer func() {
 		if err := c.Stop(); err != nil {
 			b.Errorf("stop kubeshim: %v", err)
+		}
+		if err := e2eutil.RemoveCgroups(cgroupRoot); err != nil {
+			b.Error(err)
 		}
 	}()
 	ctx := context.Background()

@@ -21,7 +21,7 @@ import (
 const nodeName = "e2e-node"
 
 // cgroupRoot keeps this run's containers in cgroups of their own.
-var cgroupRoot = fmt.Sprintf("/kubeshim-e2e-%d", os.Getpid())
+var cgroupRoot = e2eutil.CgroupRoot("kubeshim-e2e")
 
 var cluster *e2eutil.Cluster
 
@@ -84,6 +84,10 @@ func run(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "e2e: stop kubeshim: %v\n%s", err, tail(cluster.Logs.String(), 80))
 		code = 1
 	}
+	if err := e2eutil.RemoveCgroups(cgroupRoot); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		code = 1
+	}
 	if code != 0 {
 		fmt.Fprintf(os.Stderr, "kubeshim's log (tail):\n%s\n", tail(cluster.Logs.String(), 200))
 	}
@@ -98,6 +102,14 @@ func cleanUp() error {
 	nss, err := client.CoreV1().Namespaces().List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return err
+	}
+	// Pods first, with a short grace period: many run a shell or sleep as pid 1, which ignores
+	// SIGTERM and would hold each deletion for 30 s.
+	grace := int64(1)
+	for _, ns := range nss.Items {
+		if err := client.CoreV1().Pods(ns.Name).DeleteCollection(ctx, metav1.DeleteOptions{GracePeriodSeconds: &grace}, metav1.ListOptions{}); err != nil {
+			return fmt.Errorf("delete the pods of %s: %w", ns.Name, err)
+		}
 	}
 	for _, ns := range nss.Items {
 		if strings.HasPrefix(ns.Name, "kube-") || ns.Name == "default" {
