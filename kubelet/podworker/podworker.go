@@ -48,6 +48,27 @@ type Config struct {
 	ImageBackOff *flowcontrol.Backoff
 	// ResyncInterval is how often a worker looks at its pod without being told to (default 10 s).
 	ResyncInterval time.Duration
+	// Prober runs the pods' probes (kubelet/prober); nil runs none, and a container with a
+	// readiness probe then never becomes ready.
+	Prober Prober
+}
+
+// Prober runs liveness, readiness and startup probes (kubelet/prober). Its liveness kills
+// reach the workers through Workers.Kill.
+type Prober interface {
+	// Sync tells the prober which containers of pod run now, by name.
+	Sync(pod *corev1.Pod, podIPs []string, running map[string]RunningContainer)
+	// RemovePod stops the probes of a pod.
+	RemovePod(uid types.UID)
+	// Ready and Started are the readiness and startup results of a container.
+	Ready(uid types.UID, name string) (ready, probed bool)
+	Started(uid types.UID, name string) (started, probed bool)
+}
+
+// RunningContainer is a running container as the prober sees it.
+type RunningContainer struct {
+	ID        string
+	StartedAt time.Time
 }
 
 // Workers is the set of pod workers of a node.
@@ -133,6 +154,17 @@ func (w *Workers) Gone(uid types.UID) {
 	wk.set(nil, true)
 }
 
+// RemoveStatic stops a static pod whose manifest is gone: its containers get the pod's grace
+// period and no API object is deleted (its mirror pod is the static pod source's business).
+func (w *Workers) RemoveStatic(pod *corev1.Pod) {
+	w.mu.Lock()
+	wk := w.workers[pod.UID]
+	w.mu.Unlock()
+	if wk != nil {
+		wk.set(pod, true)
+	}
+}
+
 // Poke asks the worker of uid, if any, to look at its pod now.
 func (w *Workers) Poke(uid types.UID) {
 	w.mu.Lock()
@@ -141,6 +173,21 @@ func (w *Workers) Poke(uid types.UID) {
 	if wk != nil {
 		wk.poke()
 	}
+}
+
+// Kill asks the worker of uid to stop a container (a failed liveness or startup probe); the
+// restart policy then decides what follows.
+func (w *Workers) Kill(uid types.UID, containerName, containerID, message string) {
+	w.mu.Lock()
+	wk := w.workers[uid]
+	w.mu.Unlock()
+	if wk == nil {
+		return
+	}
+	wk.mu.Lock()
+	wk.kills[containerID] = message
+	wk.mu.Unlock()
+	wk.poke()
 }
 
 // Known reports whether a worker runs for uid.
@@ -206,13 +253,15 @@ type worker struct {
 	retryAt time.Time
 	// pullFailedAt is when the last image pull of a container failed, by name.
 	pullFailedAt map[string]time.Time
+	// kills are the containers the prober asked to stop, by ID, with why (under mu).
+	kills map[string]string
 }
 
 type waitingReason struct{ Reason, Message string }
 
 func newWorker(parent *Workers, uid types.UID) *worker {
 	return &worker{parent: parent, uid: uid, wake: make(chan struct{}, 1), waiting: map[string]waitingReason{},
-		pullFailedAt: map[string]time.Time{}}
+		pullFailedAt: map[string]time.Time{}, kills: map[string]string{}}
 }
 
 func (wk *worker) set(pod *corev1.Pod, gone bool) {
@@ -315,6 +364,18 @@ func (wk *worker) run(ctx context.Context) {
 		}
 		timer.Reset(next)
 	}
+}
+
+// Annotations of static pods (kubelet/staticpod sets them).
+const (
+	configSourceAnnotation = "kubernetes.io/config.source"
+	configHashAnnotation   = "kubernetes.io/config.hash"
+	configMirrorAnnotation = "kubernetes.io/config.mirror"
+)
+
+// isStatic reports whether pod came from the manifest folder rather than the API.
+func isStatic(pod *corev1.Pod) bool {
+	return pod != nil && pod.Annotations[configSourceAnnotation] == "file"
 }
 
 func podName(pod *corev1.Pod) string {

@@ -464,3 +464,69 @@ func TestErrImageNeverPullHasNoBackOff(t *testing.T) {
 		t.Errorf("once the image is there: %+v", s.State)
 	}
 }
+
+// fakeProber answers readiness from a map and records what it was told.
+type fakeProber struct {
+	ready   map[string]bool
+	running map[string]RunningContainer
+	removed bool
+}
+
+func (p *fakeProber) Sync(_ *corev1.Pod, _ []string, running map[string]RunningContainer) {
+	p.running = running
+}
+func (p *fakeProber) RemovePod(types.UID) { p.removed = true }
+func (p *fakeProber) Ready(_ types.UID, name string) (bool, bool) {
+	r, ok := p.ready[name]
+	return r, ok
+}
+func (p *fakeProber) Started(types.UID, string) (bool, bool) { return true, true }
+
+// Readiness results drive the container's ready flag; a liveness kill stops the container and
+// the restart policy brings it back.
+func TestProbesDriveReadinessAndKills(t *testing.T) {
+	pod := testPod(corev1.RestartPolicyAlways, "web")
+	pod.Spec.Containers[0].ReadinessProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{}}}
+	h := newHarness(t, pod)
+	prober := &fakeProber{ready: map[string]bool{}}
+	h.workers.cfg.Prober = prober
+	p := h.sync()
+	if s := containerStatus(t, p, "web"); s.Ready || s.State.Running == nil {
+		t.Fatalf("before the first readiness result: %+v", s)
+	}
+	first, ok := prober.running["web"]
+	if !ok || first.ID == "" {
+		t.Fatalf("prober not told of the running container: %+v", prober.running)
+	}
+	prober.ready["web"] = true
+	if s := containerStatus(t, h.sync(), "web"); !s.Ready {
+		t.Fatalf("after a successful readiness probe: %+v", s)
+	}
+	// Liveness failed: the worker stops that container; it exits and is restarted.
+	h.workers.mu.Lock()
+	h.workers.workers[pod.UID] = h.wk
+	h.workers.mu.Unlock()
+	h.workers.Kill(pod.UID, "web", first.ID, "Liveness probe failed")
+	h.rt.callLog()
+	p = h.sync()
+	calls := h.rt.callLog()
+	if !slices.Contains(calls, "stop web") || !slices.Contains(calls, "start web/1") {
+		t.Fatalf("runtime calls after the kill: %v", calls)
+	}
+	if s := containerStatus(t, p, "web"); s.RestartCount != 1 {
+		t.Errorf("restartCount %d after the liveness kill", s.RestartCount)
+	}
+	if prober.running["web"].ID == first.ID {
+		t.Error("prober still probes the killed container")
+	}
+	// A finished pod's probes stop.
+	h.rt.exit(pod.UID, "web", 0)
+	p = h.current()
+	p.Status.Phase = corev1.PodSucceeded
+	if err := h.wk.sync(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	if !prober.removed {
+		t.Error("probes of a finished pod not removed")
+	}
+}

@@ -42,6 +42,9 @@ func (wk *worker) sync(ctx context.Context, pod *corev1.Pod) error {
 	}
 	if isTerminal(pod) {
 		// A finished pod runs nothing more; after a kubelet restart make sure of it.
+		if cfg.Prober != nil {
+			cfg.Prober.RemovePod(pod.UID)
+		}
 		return wk.stopRunning(ctx, pod, gracePeriod(pod))
 	}
 	rt := cfg.Runtime
@@ -59,6 +62,11 @@ func (wk *worker) sync(ctx context.Context, pod *corev1.Pod) error {
 	ctrs, err := wk.containers(ctx)
 	if err != nil {
 		return err
+	}
+	if wk.killRequested(ctx, pod, ctrs) {
+		if ctrs, err = wk.containers(ctx); err != nil {
+			return err
+		}
 	}
 	paths, err := cfg.Volumes.Setup(ctx, pod)
 	if err != nil {
@@ -116,7 +124,66 @@ func (wk *worker) sync(ctx context.Context, pod *corev1.Pod) error {
 		}
 	}
 	wk.pruneAttempts(ctx, ctrs)
+	wk.syncProbes(pod, podIPs, ctrs)
 	return wk.writeStatus(ctx, pod, sb, ctrs)
+}
+
+// killRequested stops the running containers the prober asked to kill and reports whether it
+// stopped any.
+func (wk *worker) killRequested(ctx context.Context, pod *corev1.Pod, ctrs []*runtime.Container) bool {
+	wk.mu.Lock()
+	kills := wk.kills
+	wk.kills = map[string]string{}
+	wk.mu.Unlock()
+	stopped := false
+	for _, c := range ctrs {
+		if _, ok := kills[c.ID]; !ok || c.State != runtime.ContainerRunning {
+			continue
+		}
+		if err := wk.parent.cfg.Runtime.StopContainer(ctx, c.ID, gracePeriod(pod)); err != nil {
+			klog.FromContext(ctx).Error(err, "Stop a container that failed its probe", "container", c.Name)
+			continue
+		}
+		stopped = true
+	}
+	return stopped
+}
+
+// syncProbes tells the prober which containers run now.
+func (wk *worker) syncProbes(pod *corev1.Pod, podIPs []string, ctrs []*runtime.Container) {
+	prober := wk.parent.cfg.Prober
+	if prober == nil {
+		return
+	}
+	running := map[string]RunningContainer{}
+	for _, c := range ctrs {
+		if c.State == runtime.ContainerRunning {
+			if cur, ok := running[c.Name]; !ok || c.StartedAt.After(cur.StartedAt) {
+				running[c.Name] = RunningContainer{ID: c.ID, StartedAt: c.StartedAt}
+			}
+		}
+	}
+	prober.Sync(pod, podIPs, running)
+}
+
+// probeResults are the readiness and startup results for the status, by container name.
+func (wk *worker) probeResults(pod *corev1.Pod) (ready, started map[string]bool) {
+	prober := wk.parent.cfg.Prober
+	if prober == nil {
+		return nil, nil
+	}
+	ready, started = map[string]bool{}, map[string]bool{}
+	for _, list := range [][]corev1.Container{pod.Spec.InitContainers, pod.Spec.Containers} {
+		for _, c := range list {
+			if c.ReadinessProbe != nil {
+				ready[c.Name], _ = prober.Ready(pod.UID, c.Name)
+			}
+			if c.StartupProbe != nil {
+				started[c.Name], _ = prober.Started(pod.UID, c.Name)
+			}
+		}
+	}
+	return ready, started
 }
 
 func withIPs(sb *runtime.Sandbox, ips []string) *runtime.Sandbox {
@@ -351,8 +418,10 @@ func (wk *worker) writeStatus(ctx context.Context, pod *corev1.Pod, sb *runtime.
 	for name, w := range wk.waiting {
 		waiting[name] = status.Waiting{Reason: w.Reason, Message: w.Message}
 	}
+	ready, started := wk.probeResults(pod)
 	st := status.Generate(status.Input{
-		Pod: pod, Sandbox: sb, HostIP: cfg.HostIP, Containers: ctrs, Waiting: waiting, Now: cfg.Clock.Now(),
+		Pod: pod, Sandbox: sb, HostIP: cfg.HostIP, Containers: ctrs, Waiting: waiting, Ready: ready, Started: started,
+		Now: cfg.Clock.Now(),
 	})
 	if wk.lastStatus != nil && status.Equal(*wk.lastStatus, st) && status.Equal(pod.Status, st) {
 		return nil
@@ -360,6 +429,9 @@ func (wk *worker) writeStatus(ctx context.Context, pod *corev1.Pod, sb *runtime.
 	if status.Equal(pod.Status, st) {
 		wk.lastStatus = &st
 		return nil
+	}
+	if isStatic(pod) {
+		return wk.writeMirrorStatus(ctx, pod, st)
 	}
 	p := pod.DeepCopy()
 	p.Status = st
@@ -374,7 +446,8 @@ func (wk *worker) writeStatus(ctx context.Context, pod *corev1.Pod, sb *runtime.
 			return nil
 		}
 		st = status.Generate(status.Input{
-			Pod: latest, Sandbox: sb, HostIP: cfg.HostIP, Containers: ctrs, Waiting: waiting, Now: cfg.Clock.Now(),
+			Pod: latest, Sandbox: sb, HostIP: cfg.HostIP, Containers: ctrs, Waiting: waiting, Ready: ready, Started: started,
+			Now: cfg.Clock.Now(),
 		})
 		latest.Status = st
 		_, err = pods.UpdateStatus(ctx, latest, metav1.UpdateOptions{})
@@ -384,6 +457,32 @@ func (wk *worker) writeStatus(ctx context.Context, pod *corev1.Pod, sb *runtime.
 	}
 	if err != nil {
 		return fmt.Errorf("update status of pod %s: %w", podName(pod), err)
+	}
+	wk.lastStatus = &st
+	return nil
+}
+
+// writeMirrorStatus writes a static pod's status to its mirror pod, if the mirror exists (the
+// static pod source makes it).
+func (wk *worker) writeMirrorStatus(ctx context.Context, pod *corev1.Pod, st corev1.PodStatus) error {
+	pods := wk.parent.cfg.Client.CoreV1().Pods(pod.Namespace)
+	mirror, err := pods.Get(ctx, pod.Name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("get mirror pod %s: %w", podName(pod), err)
+	}
+	if mirror.Annotations[configMirrorAnnotation] != pod.Annotations[configHashAnnotation] {
+		return nil
+	}
+	if status.Equal(mirror.Status, st) {
+		wk.lastStatus = &st
+		return nil
+	}
+	mirror.Status = st
+	if _, err := pods.UpdateStatus(ctx, mirror, metav1.UpdateOptions{}); err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+		return fmt.Errorf("update status of mirror pod %s: %w", podName(pod), err)
 	}
 	wk.lastStatus = &st
 	return nil
@@ -468,9 +567,12 @@ func preStop(pod *corev1.Pod, name string) []string {
 // deletes it with grace 0. pod is nil when the pod is gone from the API.
 func (wk *worker) terminate(ctx context.Context, pod *corev1.Pod) (bool, error) {
 	cfg := wk.parent.cfg
+	if cfg.Prober != nil {
+		cfg.Prober.RemovePod(wk.uid)
+	}
 	_, gone := wk.snapshot()
 	grace := gracePeriod(pod)
-	if gone && (pod == nil || pod.DeletionTimestamp == nil) {
+	if gone && !isStatic(pod) && (pod == nil || pod.DeletionTimestamp == nil) {
 		grace = gracePeriod(nil)
 	}
 	if err := wk.stopRunning(ctx, pod, grace); err != nil {
@@ -491,7 +593,7 @@ func (wk *worker) terminate(ctx context.Context, pod *corev1.Pod) (bool, error) 
 	if err := cfg.Volumes.Cleanup(wk.uid); err != nil {
 		return false, fmt.Errorf("clean volumes up: %w", err)
 	}
-	if pod == nil || gone {
+	if pod == nil || gone || isStatic(pod) {
 		return true, nil
 	}
 	zero := int64(0)

@@ -24,7 +24,7 @@ func newPod(name string) *corev1.Pod {
 
 func ensureNS(t *testing.T, c *cluster, ns string) {
 	t.Helper()
-	_, err := c.client.CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
+	_, err := c.Client.CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
 	if err != nil && !apierrors.IsAlreadyExists(err) {
 		t.Fatal(err)
 	}
@@ -41,7 +41,7 @@ func TestInformerSeesEveryEventInOrder(t *testing.T) {
 	var mu sync.Mutex
 	var seen []string
 	record := func(s string) { mu.Lock(); seen = append(seen, s); mu.Unlock() }
-	factory := informers.NewSharedInformerFactoryWithOptions(c.client, 0, informers.WithNamespace(ns))
+	factory := informers.NewSharedInformerFactoryWithOptions(c.Client, 0, informers.WithNamespace(ns))
 	inf := factory.Core().V1().Pods().Informer()
 	_, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc: func(obj any) { record("add " + obj.(*corev1.Pod).Name) },
@@ -69,7 +69,7 @@ func TestInformerSeesEveryEventInOrder(t *testing.T) {
 		t.Fatal("informer did not sync")
 	}
 
-	pods := c.client.CoreV1().Pods(ns)
+	pods := c.Client.CoreV1().Pods(ns)
 	var want []string
 	const n = 20
 	for i := 0; i < n; i++ {
@@ -112,7 +112,7 @@ func TestWatchResumesFromResourceVersion(t *testing.T) {
 	ns := "watch-resume"
 	ensureNS(t, c, ns)
 	ctx := context.Background()
-	pods := c.client.CoreV1().Pods(ns)
+	pods := c.Client.CoreV1().Pods(ns)
 	first, err := pods.Create(ctx, newPod("first"), metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -158,7 +158,7 @@ func TestWatchTooOldGetsGoneAndRelistRecovers(t *testing.T) {
 	ns := "gone"
 	ensureNS(t, c, ns)
 	ctx := context.Background()
-	pods := c.client.CoreV1().Pods(ns)
+	pods := c.Client.CoreV1().Pods(ns)
 	old, err := pods.Create(ctx, newPod("old"), metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -185,7 +185,7 @@ func TestWatchTooOldGetsGoneAndRelistRecovers(t *testing.T) {
 	}
 
 	// An informer starting now lists, watches, and sees everything.
-	factory := informers.NewSharedInformerFactoryWithOptions(c.client, 0, informers.WithNamespace(ns))
+	factory := informers.NewSharedInformerFactoryWithOptions(c.Client, 0, informers.WithNamespace(ns))
 	inf := factory.Core().V1().Pods().Informer()
 	stop := make(chan struct{})
 	defer close(stop)

@@ -37,7 +37,7 @@ func controllerCluster(t *testing.T) *cluster {
 			return
 		}
 		ctx, cancel := context.WithCancel(context.Background())
-		node := simnode.New(ctrlCluster.client, simNodeName)
+		node := simnode.New(ctrlCluster.Client, simNodeName)
 		done := make(chan struct{})
 		go func() { defer close(done); _ = node.Run(ctx) }()
 		cleanups = append(cleanups, func() { cancel(); <-done; ctrlCluster.stop() })
@@ -210,7 +210,7 @@ func watchRolloutBounds(t *testing.T, c *cluster, ns string, f func()) (maxDesir
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	rsClient := c.client.AppsV1().ReplicaSets(ns)
+	rsClient := c.Client.AppsV1().ReplicaSets(ns)
 	list, err := rsClient.List(ctx, metav1.ListOptions{})
 	if err != nil {
 		t.Fatal(err)

@@ -2,60 +2,26 @@ package e2e
 
 import (
 	"context"
-	"fmt"
-	"net"
 	"os"
-	"os/exec"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/kubeshim/kubeshim/test/e2eutil"
 )
 
-// freePort returns a TCP port on 127.0.0.1 nobody listens on right now.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // startEtcd runs a private etcd (Debian's etcd-server, installed by `make deps`) on free
-// loopback ports and returns its client URL.
+// loopback ports until the test ends and returns its client URL.
 func startEtcd(t *testing.T) string {
 	t.Helper()
-	bin, err := exec.LookPath("etcd")
+	e, err := e2eutil.StartEtcd(t.TempDir())
 	if err != nil {
-		t.Fatalf("etcd is not installed (make deps installs etcd-server): %v", err)
-	}
-	client := fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
-	peer := fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
-	cmd := exec.Command(bin, "--data-dir", t.TempDir(), "--name", "e2e",
-		"--listen-client-urls", client, "--advertise-client-urls", client,
-		"--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
-		"--initial-cluster", "e2e="+peer)
-	logs := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_ = cmd.Wait()
-	})
-	eventually(t, 20*time.Second, "etcd to serve", func() bool {
-		c, err := net.Dial("tcp", strings.TrimPrefix(client, "http://"))
-		if err == nil {
-			c.Close()
-		}
-		return err == nil
-	})
-	return client
+	t.Cleanup(e.Stop)
+	return e.URL
 }
 
 // With --etcd-servers, kubeshim keeps everything in etcd through k8s.io/apiserver's etcd3
@@ -79,11 +45,11 @@ func TestEtcdStorage(t *testing.T) {
 	// A watch sees a change made through another client.
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	pods, err := c.client.CoreV1().Pods("default").List(ctx, metav1.ListOptions{})
+	pods, err := c.Client.CoreV1().Pods("default").List(ctx, metav1.ListOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, err := c.client.CoreV1().Pods("default").Watch(ctx, metav1.ListOptions{ResourceVersion: pods.ResourceVersion})
+	w, err := c.Client.CoreV1().Pods("default").Watch(ctx, metav1.ListOptions{ResourceVersion: pods.ResourceVersion})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,8 +65,7 @@ func TestEtcdStorage(t *testing.T) {
 	w.Stop()
 
 	// Stop kubeshim (keeping its data dir), start it again on the same etcd.
-	c.dataDir = t.TempDir()
-	if err := c.stop(); err != nil {
+	if err := c.Stop(); err != nil {
 		t.Fatalf("stop: %v", err)
 	}
 	if err := os.Remove(dir + "/kubeconfig"); err != nil {

@@ -180,7 +180,7 @@ func TestGetOutputsAndSelectors(t *testing.T) {
 
 func TestGetWatch(t *testing.T) {
 	forEachKubectl(t, func(t *testing.T, k kubectl, ns string) {
-		cmd := exec.Command(k.path, "--kubeconfig", k.cluster.kubeconfig, "get", "pods", "-n", ns, "-w", "--output-watch-events")
+		cmd := exec.Command(k.Path, "--kubeconfig", k.Kubeconfig, "get", "pods", "-n", ns, "-w", "--output-watch-events")
 		stdout, err := cmd.StdoutPipe()
 		if err != nil {
 			t.Fatal(err)

@@ -153,7 +153,7 @@ func TestEdit(t *testing.T) {
 		k.ok(t, "apply", "-f", writeManifest(t, webDeployment), "-n", ns)
 		// kubectl reads KUBE_EDITOR (KUBECTL_EDITOR is set too, for kubectls that read it).
 		editor := "sed -i -e 's/replicas: 2/replicas: 5/'"
-		k.env = []string{"KUBE_EDITOR=" + editor, "KUBECTL_EDITOR=" + editor}
+		k.Env = []string{"KUBE_EDITOR=" + editor, "KUBECTL_EDITOR=" + editor}
 		if out := k.ok(t, "edit", "deployment", "web", "-n", ns); strings.TrimSpace(out) != "deployment.apps/web edited" {
 			t.Fatalf("edit printed %q", out)
 		}

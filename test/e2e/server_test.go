@@ -17,7 +17,7 @@ import (
 // curl runs the real curl against the cluster, as a user of the REST API would.
 func curl(t *testing.T, c *cluster, withCert bool, args ...string) (body string, status string) {
 	t.Helper()
-	pki := filepath.Join(c.dataDir, "pki")
+	pki := filepath.Join(c.DataDir, "pki")
 	base := []string{"-sS", "--cacert", filepath.Join(pki, "ca.crt"), "-o", "-", "-w", "\n%{http_code}"}
 	if withCert {
 		base = append(base, "--cert", filepath.Join(pki, "admin.crt"), "--key", filepath.Join(pki, "admin.key"))
@@ -33,7 +33,7 @@ func curl(t *testing.T, c *cluster, withCert bool, args ...string) (body string,
 
 func serverURL(t *testing.T, c *cluster) string {
 	t.Helper()
-	return c.config.Host
+	return c.Config.Host
 }
 
 // A manifest POSTed to the REST API with curl, as JSON and as YAML, creates the pod.
@@ -120,11 +120,11 @@ func TestHealthVersionMetrics(t *testing.T) {
 }
 
 func TestCertificateFilesArePrivate(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join(shared.dataDir, "pki", "*"))
+	files, err := filepath.Glob(filepath.Join(shared.DataDir, "pki", "*"))
 	if err != nil || len(files) < 6 {
 		t.Fatalf("pki files %v %v", files, err)
 	}
-	files = append(files, shared.kubeconfig)
+	files = append(files, shared.Kubeconfig)
 	for _, f := range files {
 		st, err := os.Stat(f)
 		if err != nil {
@@ -143,11 +143,10 @@ func TestRestartReusesPKIAndStopsOnSIGTERM(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ca := mustRead(t, filepath.Join(c.dataDir, "pki", "ca.crt"))
-	dir := c.dataDir
-	c.dataDir = t.TempDir() // keep the real data dir for the restart
-	if err := c.stop(); err != nil {
-		t.Fatalf("first run did not exit cleanly on SIGTERM: %v\n%s", err, c.logs.String())
+	ca := mustRead(t, filepath.Join(c.DataDir, "pki", "ca.crt"))
+	dir := c.DataDir
+	if err := c.Stop(); err != nil { // Stop keeps the data dir for the restart
+		t.Fatalf("first run did not exit cleanly on SIGTERM: %v\n%s", err, c.Logs.String())
 	}
 	if err := os.Remove(filepath.Join(dir, "kubeconfig")); err != nil {
 		t.Fatal(err)
@@ -161,7 +160,7 @@ func TestRestartReusesPKIAndStopsOnSIGTERM(t *testing.T) {
 		t.Errorf("CA changed across restarts")
 	}
 	kubectls(t, again)[0].ok(t, "get", "namespaces")
-	cfg := rest.CopyConfig(again.config)
+	cfg := rest.CopyConfig(again.Config)
 	cfg.TLSClientConfig.CertData, cfg.TLSClientConfig.KeyData = nil, nil
 	if !bytes.Contains(cfg.TLSClientConfig.CAData, []byte("BEGIN CERTIFICATE")) {
 		t.Errorf("kubeconfig does not embed the CA")
