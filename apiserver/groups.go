@@ -77,7 +77,8 @@ func addStorages(info *genericapiserver.APIGroupInfo, version string, storages m
 
 // buildAPIGroups creates every resource's storage. It also returns the namespace getter the
 // NamespaceLifecycle admission plugin reads through.
-func buildAPIGroups(optsGetter generic.RESTOptionsGetter) (*apiGroups, kadmission.NamespaceGetter, error) {
+// kubelet is how pods/log, exec, attach and portforward reach the nodes' kubelets.
+func buildAPIGroups(optsGetter generic.RESTOptionsGetter, kubelet pod.KubeletClientConfig) (*apiGroups, kadmission.NamespaceGetter, error) {
 	g := &apiGroups{legacy: newGroupInfo(corev1.SchemeGroupVersion)}
 
 	nsREST, nsStorages, err := namespace.Storages(optsGetter)
@@ -90,13 +91,23 @@ func buildAPIGroups(optsGetter generic.RESTOptionsGetter) (*apiGroups, kadmissio
 		return nil, nil, err
 	}
 	addStorages(&g.legacy, "v1", podStorages)
+	nodeStore, nodeStorages, err := node.Definition().Storages(optsGetter)
+	if err != nil {
+		return nil, nil, err
+	}
+	addStorages(&g.legacy, "v1", nodeStorages)
+	kubeletConn, err := pod.NewNodeConnectionInfoGetter(nodeStore, kubelet)
+	if err != nil {
+		return nil, nil, err
+	}
+	addStorages(&g.legacy, "v1", pod.KubeletStorages(podStorages["pods"].(rest.Getter), kubeletConn))
 	eventStore, eventStorages, err := event.Definition().Storages(optsGetter)
 	if err != nil {
 		return nil, nil, err
 	}
 	addStorages(&g.legacy, "v1", eventStorages)
 	if err := addDefinitions(&g.legacy, "v1", optsGetter,
-		node.Definition(), configmap.Definition(), secret.Definition(),
+		configmap.Definition(), secret.Definition(),
 		serviceaccount.Definition(), replicationcontroller.Definition()); err != nil {
 		return nil, nil, err
 	}

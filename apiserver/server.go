@@ -11,10 +11,12 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/apiserver/pkg/admission"
 	"k8s.io/apiserver/pkg/authentication/request/x509"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	"k8s.io/apiserver/pkg/server/dynamiccertificates"
+	genericfilters "k8s.io/apiserver/pkg/server/filters"
 	serveroptions "k8s.io/apiserver/pkg/server/options"
 	"k8s.io/client-go/rest"
 	"k8s.io/klog/v2"
@@ -23,6 +25,7 @@ import (
 	kadmission "github.com/kubeshim/kubeshim/apiserver/admission"
 	"github.com/kubeshim/kubeshim/certs"
 	"github.com/kubeshim/kubeshim/kubeconfig"
+	"github.com/kubeshim/kubeshim/registry/pod"
 	"github.com/kubeshim/kubeshim/registry/resource"
 )
 
@@ -34,7 +37,14 @@ type Server struct {
 	serverURL string
 	adminCert string
 	adminKey  string
+	// The client certificate the API server presents to kubelets.
+	kubeletClientCert, kubeletClientKey string
 }
+
+// longRunning, as kube-apiserver's: watches and the kubelet streams (logs -f, exec, attach,
+// port-forward) are exempt from the request timeout and the in-flight limits.
+var longRunning = genericfilters.BasicLongRunningRequestCheck(
+	sets.NewString("watch", "proxy"), sets.NewString("attach", "exec", "proxy", "log", "portforward"))
 
 // shutdownTimeout bounds how long shutdown waits for open connections.
 const shutdownTimeout = 5 * time.Second
@@ -66,9 +76,14 @@ func New(opts Options) (*Server, error) {
 	// kubeshim serves no flowcontrol API: the max-in-flight limits protect it instead.
 	config.FlowControl = nil
 	config.OpenAPIConfig, config.OpenAPIV3Config = openAPIConfigs()
+	// /openapi/v2 and /openapi/v3 are installed below, built on first use.
+	config.SkipOpenAPIInstallation = true
+	config.LongRunningFunc = longRunning
 
 	optsGetter := resource.OptionsGetter{Decorator: opts.Storage, Etcd: opts.Etcd}
-	groups, nsGetter, err := buildAPIGroups(optsGetter)
+	groups, nsGetter, err := buildAPIGroups(optsGetter, pod.KubeletClientConfig{
+		CAData: s.ca.CertPEM, CertFile: s.kubeletClientCert, KeyFile: s.kubeletClientKey,
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -86,11 +101,13 @@ func New(opts Options) (*Server, error) {
 	if err := groups.install(generic); err != nil {
 		return nil, err
 	}
+	installLazyOpenAPI(generic, config.OpenAPIConfig, config.OpenAPIV3Config)
 	generic.AddPostStartHookOrDie("kubeshim-bootstrap", s.bootstrap)
 	return s, nil
 }
 
-// setUpPKI makes or loads the CA, the serving certificate and the admin client certificate.
+// setUpPKI makes or loads the CA, the serving certificate, the admin client certificate and
+// the API server's client certificate for kubelets.
 func (s *Server) setUpPKI() error {
 	dir := s.opts.PKIDir()
 	ca, err := certs.LoadOrCreateCA(dir)
@@ -115,6 +132,10 @@ func (s *Server) setUpPKI() error {
 	s.adminCert, s.adminKey, err = ca.LoadOrCreateClient(dir, "admin", AdminUser, []string{"system:masters"})
 	if err != nil {
 		return fmt.Errorf("admin client certificate: %w", err)
+	}
+	s.kubeletClientCert, s.kubeletClientKey, err = ca.LoadOrCreateClient(dir, kubeletClientCertName, KubeletClientUser, []string{KubeletClientGroup})
+	if err != nil {
+		return fmt.Errorf("kubelet client certificate: %w", err)
 	}
 	return nil
 }

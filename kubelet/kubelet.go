@@ -7,8 +7,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	containerdlog "github.com/containerd/log"
@@ -24,11 +26,16 @@ import (
 	"k8s.io/client-go/tools/record"
 	"k8s.io/klog/v2"
 
+	"github.com/kubeshim/kubeshim/apis/defaults"
+	"github.com/kubeshim/kubeshim/apis/validation"
 	"github.com/kubeshim/kubeshim/kubelet/envvars"
 	"github.com/kubeshim/kubeshim/kubelet/network"
 	"github.com/kubeshim/kubeshim/kubelet/nodestatus"
 	"github.com/kubeshim/kubeshim/kubelet/podworker"
+	"github.com/kubeshim/kubeshim/kubelet/prober"
 	"github.com/kubeshim/kubeshim/kubelet/runtime/containerd"
+	"github.com/kubeshim/kubeshim/kubelet/server"
+	"github.com/kubeshim/kubeshim/kubelet/staticpod"
 	"github.com/kubeshim/kubeshim/kubelet/volume"
 )
 
@@ -61,6 +68,25 @@ type Config struct {
 	NodeIP string
 	// CgroupRoot is the cgroup under which pods get theirs ("/kubeshim").
 	CgroupRoot string
+	// ContainerLogMaxSize and ContainerLogMaxFiles rotate container logs.
+	ContainerLogMaxSize  int64
+	ContainerLogMaxFiles int
+	// PodManifestPath is the folder of static pod manifests.
+	PodManifestPath string
+	// Server configures the kubelet's HTTPS API (logs, exec, attach, port-forward); nil runs
+	// none.
+	Server *ServerConfig
+}
+
+// ServerConfig configures the kubelet's HTTPS API.
+type ServerConfig struct {
+	// Port is where it listens on the node IP (10250).
+	Port int32
+	// CertFile and KeyFile are its serving certificate; ClientCAFile verifies clients.
+	CertFile, KeyFile, ClientCAFile string
+	// AllowedUsers and AllowedGroups are the client certificate identities let in (the API
+	// server's kubelet client).
+	AllowedUsers, AllowedGroups []string
 }
 
 // Run runs the kubelet until ctx ends. Pods keep running when it returns: a kubelet started
@@ -103,6 +129,7 @@ func Run(ctx context.Context, cfg Config) error {
 		Address: address, Namespace: cfg.ContainerdNamespace, RootDir: cfg.RootDir, Network: cni,
 		InsecureRegistries: cfg.InsecureRegistries, ImagePullFallback: cfg.ImagePullFallback,
 		LoggerBinary: cfg.LoggerBinary, CgroupParent: cfg.CgroupRoot,
+		ContainerLogMaxSize: cfg.ContainerLogMaxSize, ContainerLogMaxFiles: cfg.ContainerLogMaxFiles,
 	})
 	if err != nil {
 		return fmt.Errorf("containerd runtime: %w", err)
@@ -130,9 +157,13 @@ func Run(ctx context.Context, cfg Config) error {
 			addresses[i].Address = cfg.NodeName
 		}
 	}
+	var kubeletPort int32
+	if cfg.Server != nil {
+		kubeletPort = cfg.Server.Port
+	}
 	node := nodestatus.New(nodestatus.Config{
 		NodeName: cfg.NodeName, Client: cfg.Client, RuntimeVersion: rt.Version, KubeletVersion: cfg.KubeletVersion,
-		Addresses: addresses, RootDir: cfg.RootDir, PodCIDR: cfg.PodCIDR,
+		Addresses: addresses, RootDir: cfg.RootDir, PodCIDR: cfg.PodCIDR, KubeletPort: kubeletPort,
 	})
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -151,10 +182,21 @@ func Run(ctx context.Context, cfg Config) error {
 	defer broadcaster.Shutdown()
 	recorder := broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "kubelet", Host: cfg.NodeName})
 
+	var workers *podworker.Workers
+	probes := prober.NewManager(prober.Config{
+		Exec:     rt.ExecSync,
+		Recorder: recorder,
+		OnChange: func(uid types.UID) { workers.Poke(uid) },
+		Kill: func(uid types.UID, name, id, message string, grace *int64) {
+			workers.Kill(uid, name, id, message, grace)
+		},
+	})
+	defer probes.Stop()
 	vols := volume.New(cfg.Client, filepath.Join(cfg.RootDir, "pods"))
 	vols.SetAllocatable(node.Allocatable())
-	workers := podworker.New(podworker.Config{
+	workers = podworker.New(podworker.Config{
 		NodeName: cfg.NodeName, Client: cfg.Client, Runtime: rt, Volumes: vols, HostIP: nodeIP, Recorder: recorder,
+		Prober: probes,
 		Env: func(ctx context.Context, pod *corev1.Pod, c *corev1.Container, podIPs []string, hostIP string) ([]string, error) {
 			return envvars.Resolve(ctx, cfg.Client, pod, c, podIPs, hostIP, node.Allocatable())
 		},
@@ -167,16 +209,34 @@ func Run(ctx context.Context, cfg Config) error {
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
 			o.FieldSelector = fields.OneTermEqualSelector("spec.nodeName", cfg.NodeName).String()
 		}))
+	static := newStaticPods(workers, staticpod.NewMirrors(cfg.Client, cfg.NodeName))
 	pods := factory.Core().V1().Pods().Informer()
+	// Mirror pods stand for static pods in the API: they are not run, only kept in step.
 	if _, err := pods.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(obj any) { workers.Update(obj.(*corev1.Pod)) },
-		UpdateFunc: func(_, obj any) { workers.Update(obj.(*corev1.Pod)) },
+		AddFunc: func(obj any) {
+			if pod := obj.(*corev1.Pod); !staticpod.IsMirror(pod) {
+				workers.Update(pod)
+			}
+		},
+		UpdateFunc: func(_, obj any) {
+			if pod := obj.(*corev1.Pod); staticpod.IsMirror(pod) {
+				if pod.DeletionTimestamp != nil {
+					static.mirrorsChanged()
+				}
+			} else {
+				workers.Update(pod)
+			}
+		},
 		DeleteFunc: func(obj any) {
 			if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 				obj = tomb.Obj
 			}
 			if pod, ok := obj.(*corev1.Pod); ok {
-				workers.Gone(pod.UID)
+				if staticpod.IsMirror(pod) {
+					static.mirrorsChanged()
+				} else {
+					workers.Gone(pod.UID)
+				}
 			}
 		},
 	}); err != nil {
@@ -187,8 +247,51 @@ func Run(ctx context.Context, cfg Config) error {
 	if !cache.WaitForCacheSync(ctx.Done(), pods.HasSynced) {
 		return ctx.Err()
 	}
-	logger.Info("Kubelet started", "node", cfg.NodeName, "nodeIP", nodeIP, "containerd", address)
+	podByName := func(namespace, name string) *corev1.Pod {
+		if p := static.byName(namespace, name); p != nil {
+			return p
+		}
+		obj, ok, err := pods.GetStore().GetByKey(namespace + "/" + name)
+		if err != nil || !ok || staticpod.IsMirror(obj.(*corev1.Pod)) {
+			return nil
+		}
+		return obj.(*corev1.Pod)
+	}
+	if cfg.Server != nil {
+		if err := startServer(ctx, cfg.Server, nodeIP, rt, podByName, func() []*corev1.Pod {
+			var out []*corev1.Pod
+			for _, obj := range pods.GetStore().List() {
+				if p := obj.(*corev1.Pod); !staticpod.IsMirror(p) {
+					out = append(out, p)
+				}
+			}
+			return append(out, static.list()...)
+		}); err != nil {
+			return err
+		}
+	}
+	if cfg.PodManifestPath != "" {
+		if err := os.MkdirAll(cfg.PodManifestPath, 0o755); err != nil {
+			return fmt.Errorf("static pod folder: %w", err)
+		}
+		source := staticpod.New(staticpod.Config{
+			Dir: cfg.PodManifestPath, NodeName: cfg.NodeName, Recorder: recorder,
+			Default:  defaults.SetObjectDefaultsPod,
+			Validate: func(p *corev1.Pod) error { return validation.ValidatePod(p).ToAggregate() },
+		})
+		go func() {
+			if err := source.Run(ctx, static.update); err != nil {
+				logger.Error(err, "Static pods", "dir", cfg.PodManifestPath)
+			}
+		}()
+		go static.run(ctx)
+	}
+	logger.Info("Kubelet started", "node", cfg.NodeName, "nodeIP", nodeIP, "containerd", address,
+		"staticPods", cfg.PodManifestPath)
 	known := func(uid types.UID) bool {
+		if static.known(uid) {
+			return true
+		}
 		for _, obj := range pods.GetStore().List() {
 			if obj.(*corev1.Pod).UID == uid {
 				return true
@@ -213,6 +316,27 @@ func Run(ctx context.Context, cfg Config) error {
 		case <-housekeeping.C:
 		}
 	}
+}
+
+// startServer runs the kubelet's HTTPS API on nodeIP until ctx ends.
+func startServer(ctx context.Context, sc *ServerConfig, nodeIP string, rt *containerd.Runtime,
+	podByName func(namespace, name string) *corev1.Pod, list func() []*corev1.Pod) error {
+	ctrs := &containers{rt: rt, pod: podByName}
+	srv, err := server.New(server.Config{
+		Address: net.JoinHostPort(nodeIP, strconv.Itoa(int(sc.Port))), CertFile: sc.CertFile, KeyFile: sc.KeyFile,
+		ClientCAFile: sc.ClientCAFile, AllowedUsers: sc.AllowedUsers, AllowedGroups: sc.AllowedGroups,
+		Pods: list, Logs: ctrs, Streaming: rt, Resolve: ctrs.Resolve,
+	})
+	if err != nil {
+		return fmt.Errorf("kubelet server: %w", err)
+	}
+	go func() {
+		if err := srv.Run(ctx); err != nil && ctx.Err() == nil {
+			klog.FromContext(ctx).Error(err, "Kubelet server stopped")
+		}
+	}()
+	klog.FromContext(ctx).Info("Kubelet server listening", "address", srv.Addr().String())
+	return nil
 }
 
 func waitNode(done <-chan error) error {

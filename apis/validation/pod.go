@@ -7,11 +7,10 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/google/go-cmp/cmp"
-
 	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
+	"k8s.io/apimachinery/pkg/util/diff"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -498,7 +497,10 @@ func ValidatePodUpdate(newP, oldP *corev1.Pod) field.ErrorList {
 	}
 
 	if !apiequality.Semantic.DeepEqual(munged, oldP.Spec) {
-		specDiff := cmp.Diff(oldP.Spec, munged)
+		// apimachinery's diff (JSON, unified) rather than go-cmp's: cmp.Diff looks methods up
+		// by reflection, which keeps the linker from dropping any unused exported method and
+		// costs the binary a third of its code and ~10 MiB of resident memory.
+		specDiff := diff.Diff(oldP.Spec, munged)
 		allErrs = append(allErrs, field.Forbidden(specPath, fmt.Sprintf("pod updates may not change fields other than %s\n%v",
 			strings.Join(updatablePodSpecFields, ","), specDiff)))
 	}

@@ -127,7 +127,7 @@ func TestValidatePodUpdateDiff(t *testing.T) {
 		t.Fatalf("want one error, got:\n%s", dump(errs))
 	}
 	// The message carries a diff naming the changed field, as kube-apiserver's does.
-	if msg := errs[0].Error(); !strings.Contains(msg, "v1.PodSpec{") || !strings.Contains(msg, "ContainerPort") {
+	if msg := errs[0].Error(); !strings.Contains(msg, "\n-     \"containerPort\": 80,\n") || !strings.Contains(msg, "\n+     \"containerPort\": 8080,\n") {
 		t.Errorf("diff missing from message: %s", msg)
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"k8s.io/apimachinery/pkg/api/resource"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -32,6 +33,13 @@ type kubeletOptions struct {
 	insecureRegistries []string
 	imagePullFallback  bool
 	cgroupRoot         string
+	logMaxSize         string
+	logMaxFiles        int
+	manifestPath       string
+	port               int32
+	tlsCertFile        string
+	tlsKeyFile         string
+	clientCAFile       string
 }
 
 func (o *kubeletOptions) addFlags(f *pflag.FlagSet) {
@@ -43,6 +51,10 @@ func (o *kubeletOptions) addFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.imagesDir, "images-dir", "", "image archives (OCI or docker-save .tar) imported at start (default DATA/images)")
 	f.StringSliceVar(&o.insecureRegistries, "insecure-registry", nil, "registries (host:port) pulled from over plain HTTP")
 	f.StringVar(&o.cgroupRoot, "cgroup-root", "/kubeshim", "cgroup under which pods get their cgroups")
+	f.StringVar(&o.logMaxSize, "container-log-max-size", "10Mi", "size at which a container's log file is rotated")
+	f.IntVar(&o.logMaxFiles, "container-log-max-files", 5, "log files kept per container, the current one included")
+	f.StringVar(&o.manifestPath, "pod-manifest-path", "", "folder of static pod manifests (default DATA/manifests)")
+	f.Int32Var(&o.port, "port", 10250, "port of the kubelet's HTTPS API (logs, exec, attach, port-forward) on the node IP")
 	f.BoolVar(&o.imagePullFallback, "image-pull-fallback", true,
 		"use the local copy of an image when no registry answers a pull (a Warning event says so); false is upstream's strictness")
 }
@@ -61,6 +73,17 @@ func (o *kubeletOptions) config(dataDir string, client kubernetes.Interface) (ku
 	if err != nil {
 		return kubelet.Config{}, err
 	}
+	maxSize, err := resource.ParseQuantity(o.logMaxSize)
+	if err != nil || maxSize.Value() <= 0 {
+		return kubelet.Config{}, fmt.Errorf("--container-log-max-size %q: a positive quantity such as 10Mi is needed", o.logMaxSize)
+	}
+	if o.logMaxFiles < 2 {
+		return kubelet.Config{}, fmt.Errorf("--container-log-max-files %d: at least 2", o.logMaxFiles)
+	}
+	manifests := o.manifestPath
+	if manifests == "" {
+		manifests = filepath.Join(dataDir, "manifests")
+	}
 	imagesDir := o.imagesDir
 	if imagesDir == "" {
 		imagesDir = filepath.Join(dataDir, "images")
@@ -70,7 +93,8 @@ func (o *kubeletOptions) config(dataDir string, client kubernetes.Interface) (ku
 		ContainerdAddress: o.containerdAddress, PodCIDR: o.podCIDR, ImagesDir: imagesDir,
 		InsecureRegistries: o.insecureRegistries, ImagePullFallback: o.imagePullFallback,
 		LoggerBinary: logger, KubeletVersion: apiserver.GitVersion(), NodeIP: o.nodeIP,
-		CgroupRoot: o.cgroupRoot,
+		CgroupRoot: o.cgroupRoot, ContainerLogMaxSize: maxSize.Value(), ContainerLogMaxFiles: o.logMaxFiles,
+		PodManifestPath: manifests,
 	}, nil
 }
 
@@ -113,11 +137,22 @@ func newKubeletCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if o.tlsCertFile != "" {
+				cfg.Server = &kubelet.ServerConfig{
+					Port: o.port, CertFile: o.tlsCertFile, KeyFile: o.tlsKeyFile, ClientCAFile: o.clientCAFile,
+					AllowedUsers: []string{apiserver.KubeletClientUser}, AllowedGroups: []string{apiserver.KubeletClientGroup},
+				}
+			} else {
+				klog.InfoS("No --tls-cert-file: the kubelet's HTTPS API (logs, exec, port-forward) is not served")
+			}
 			return kubelet.Run(genericapiserver.SetupSignalContext(), cfg)
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig of the control plane to join")
+	f.StringVar(&o.tlsCertFile, "tls-cert-file", "", "serving certificate of the kubelet's HTTPS API (without it the API is not served)")
+	f.StringVar(&o.tlsKeyFile, "tls-private-key-file", "", "key of --tls-cert-file")
+	f.StringVar(&o.clientCAFile, "client-ca-file", "", "CA the API server's kubelet client certificate must chain to")
 	f.StringVar(&dataDir, "data-dir", "/var/lib/kubeshim", "directory for the node's state")
 	o.addFlags(f)
 	_ = cmd.MarkFlagRequired("kubeconfig")

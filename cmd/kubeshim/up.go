@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	"k8s.io/apiserver/pkg/storage/storagebackend"
 	"k8s.io/client-go/kubernetes"
@@ -17,6 +18,7 @@ import (
 	"github.com/kubeshim/kubeshim/apiserver"
 	"github.com/kubeshim/kubeshim/controllers/manager"
 	"github.com/kubeshim/kubeshim/kubelet"
+	"github.com/kubeshim/kubeshim/kubelet/nodestatus"
 	"github.com/kubeshim/kubeshim/registry/storage"
 )
 
@@ -145,6 +147,25 @@ func (o *upOptions) startKubelet(srv *apiserver.Server, ctx context.Context, don
 		return err
 	}
 	cfg.Client = client
+	// The node's IP now, for the kubelet server's certificate, issued by the cluster CA.
+	addresses, err := nodestatus.DefaultAddresses(cfg.NodeIP)
+	if err != nil {
+		return fmt.Errorf("node addresses: %w", err)
+	}
+	for _, a := range addresses {
+		if a.Type == corev1.NodeInternalIP {
+			cfg.NodeIP = a.Address
+			break
+		}
+	}
+	certFile, keyFile, caFile, err := srv.KubeletServing(cfg.NodeName, []net.IP{net.ParseIP(cfg.NodeIP)})
+	if err != nil {
+		return fmt.Errorf("kubelet serving certificate: %w", err)
+	}
+	cfg.Server = &kubelet.ServerConfig{
+		Port: o.kubelet.port, CertFile: certFile, KeyFile: keyFile, ClientCAFile: caFile,
+		AllowedUsers: []string{apiserver.KubeletClientUser}, AllowedGroups: []string{apiserver.KubeletClientGroup},
+	}
 	return runAfterStart(srv, "start-kubelet", ctx, done, func() {
 		if err := kubelet.Run(ctx, cfg); err != nil {
 			klog.ErrorS(err, "Kubelet stopped")

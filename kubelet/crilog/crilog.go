@@ -19,42 +19,49 @@ import (
 	"github.com/containerd/containerd/runtime/v2/logging"
 )
 
-// LoggerSubcommand is the first argument the shim passes to the logger binary; the second is
-// the log file. `kubeshim-logger container-logger FILE` (or `kubeshim container-logger FILE`)
-// calls RunLogger.
+// LoggerSubcommand is the argument the shim passes to the logger binary before the log file:
+// `kubeshim-logger container-logger FILE` (or `kubeshim container-logger FILE`) calls RunLogger.
+// With rotation the shim passes further "key value" pairs (see LoggerArgs), in any order.
 const LoggerSubcommand = "container-logger"
 
 // maxLogLine is where a long line is split into partial (P) records, as containerd's CRI does.
 const maxLogLine = 16 * 1024
 
 // RunLogger is the body of the container logger: the shim starts LoggerBinary with the
-// arguments LoggerSubcommand and the log path and hands it the container's stdout and stderr
-// (containerd's binary logging protocol); RunLogger appends them in the CRI log format to that
-// file and returns (exits the process) when both streams end. The log path is the last argument.
+// arguments of LoggerArgs (the pairs LoggerSubcommand FILE, and optionally max-size BYTES and
+// max-files N, in any order) and hands it the container's stdout and stderr (containerd's binary
+// logging protocol); RunLogger appends them in the CRI log format to that file, rotating it by
+// size, and exits the process when both streams end.
 func RunLogger() {
-	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "container-logger: no log file argument")
+	cfg, err := ParseLoggerArgs(os.Args[1:])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "container-logger:", err)
 		os.Exit(2)
 	}
-	path := os.Args[len(os.Args)-1]
-	logging.Run(func(ctx context.Context, cfg *logging.Config, ready func() error) error {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			return err
-		}
-		f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := ready(); err != nil {
-			return err
-		}
-		return copyCRILog(f, cfg.Stdout, cfg.Stderr)
+	logging.Run(func(_ context.Context, lc *logging.Config, ready func() error) error {
+		return runLogger(cfg, lc.Stdout, lc.Stderr, ready, time.Now)
 	})
 }
 
+// runLogger opens cfg's log file, tells the shim it is ready and copies both streams to it until
+// they end.
+func runLogger(cfg LoggerConfig, stdout, stderr io.Reader, ready func() error, now func() time.Time) error {
+	if err := os.MkdirAll(filepath.Dir(cfg.Path), 0o755); err != nil {
+		return fmt.Errorf("creating the log directory: %w", err)
+	}
+	f, err := openRotating(cfg, now)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := ready(); err != nil {
+		return fmt.Errorf("signalling the shim: %w", err)
+	}
+	return copyCRILog(f, stdout, stderr, now)
+}
+
 // copyCRILog writes both streams to w in the CRI log format until both end.
-func copyCRILog(w io.Writer, stdout, stderr io.Reader) error {
+func copyCRILog(w io.Writer, stdout, stderr io.Reader, now func() time.Time) error {
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	errs := make([]error, 2)
@@ -68,7 +75,7 @@ func copyCRILog(w io.Writer, stdout, stderr io.Reader) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = criLogStream(w, &mu, s.name, s.r, time.Now)
+			errs[i] = criLogStream(w, &mu, s.name, s.r, now)
 		}()
 	}
 	wg.Wait()

@@ -19,6 +19,7 @@ import (
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
 
+	"github.com/kubeshim/kubeshim/kubelet/prober"
 	"github.com/kubeshim/kubeshim/kubelet/runtime"
 )
 
@@ -66,10 +67,7 @@ type Prober interface {
 }
 
 // RunningContainer is a running container as the prober sees it.
-type RunningContainer struct {
-	ID        string
-	StartedAt time.Time
-}
+type RunningContainer = prober.RunningContainer
 
 // Workers is the set of pod workers of a node.
 type Workers struct {
@@ -175,9 +173,9 @@ func (w *Workers) Poke(uid types.UID) {
 	}
 }
 
-// Kill asks the worker of uid to stop a container (a failed liveness or startup probe); the
-// restart policy then decides what follows.
-func (w *Workers) Kill(uid types.UID, containerName, containerID, message string) {
+// Kill asks the worker of uid to stop a container (a failed liveness or startup probe) within
+// gracePeriodSeconds (nil: the pod's); the restart policy then decides what follows.
+func (w *Workers) Kill(uid types.UID, containerName, containerID, message string, gracePeriodSeconds *int64) {
 	w.mu.Lock()
 	wk := w.workers[uid]
 	w.mu.Unlock()
@@ -185,7 +183,7 @@ func (w *Workers) Kill(uid types.UID, containerName, containerID, message string
 		return
 	}
 	wk.mu.Lock()
-	wk.kills[containerID] = message
+	wk.kills[containerID] = gracePeriodSeconds
 	wk.mu.Unlock()
 	wk.poke()
 }
@@ -253,15 +251,16 @@ type worker struct {
 	retryAt time.Time
 	// pullFailedAt is when the last image pull of a container failed, by name.
 	pullFailedAt map[string]time.Time
-	// kills are the containers the prober asked to stop, by ID, with why (under mu).
-	kills map[string]string
+	// kills are the containers the prober asked to stop, by ID, with the probe's grace period
+	// if it has one (under mu).
+	kills map[string]*int64
 }
 
 type waitingReason struct{ Reason, Message string }
 
 func newWorker(parent *Workers, uid types.UID) *worker {
 	return &worker{parent: parent, uid: uid, wake: make(chan struct{}, 1), waiting: map[string]waitingReason{},
-		pullFailedAt: map[string]time.Time{}, kills: map[string]string{}}
+		pullFailedAt: map[string]time.Time{}, kills: map[string]*int64{}}
 }
 
 func (wk *worker) set(pod *corev1.Pod, gone bool) {

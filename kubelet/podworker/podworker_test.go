@@ -506,7 +506,7 @@ func TestProbesDriveReadinessAndKills(t *testing.T) {
 	h.workers.mu.Lock()
 	h.workers.workers[pod.UID] = h.wk
 	h.workers.mu.Unlock()
-	h.workers.Kill(pod.UID, "web", first.ID, "Liveness probe failed")
+	h.workers.Kill(pod.UID, "web", first.ID, "Liveness probe failed", nil)
 	h.rt.callLog()
 	p = h.sync()
 	calls := h.rt.callLog()

@@ -133,14 +133,19 @@ func (wk *worker) sync(ctx context.Context, pod *corev1.Pod) error {
 func (wk *worker) killRequested(ctx context.Context, pod *corev1.Pod, ctrs []*runtime.Container) bool {
 	wk.mu.Lock()
 	kills := wk.kills
-	wk.kills = map[string]string{}
+	wk.kills = map[string]*int64{}
 	wk.mu.Unlock()
 	stopped := false
 	for _, c := range ctrs {
-		if _, ok := kills[c.ID]; !ok || c.State != runtime.ContainerRunning {
+		probeGrace, ok := kills[c.ID]
+		if !ok || c.State != runtime.ContainerRunning {
 			continue
 		}
-		if err := wk.parent.cfg.Runtime.StopContainer(ctx, c.ID, gracePeriod(pod)); err != nil {
+		grace := gracePeriod(pod)
+		if probeGrace != nil {
+			grace = time.Duration(*probeGrace) * time.Second
+		}
+		if err := wk.parent.cfg.Runtime.StopContainer(ctx, c.ID, grace); err != nil {
 			klog.FromContext(ctx).Error(err, "Stop a container that failed its probe", "container", c.Name)
 			continue
 		}

@@ -56,7 +56,7 @@ func KubeshimBinary() (bin string, cleanup func(), err error) {
 	}
 	bin = filepath.Join(dir, "kubeshim")
 	// kubeshim-logger beside kubeshim, where the kubelet looks for it.
-	build := exec.Command("go", "build", "-o", dir+"/", "./cmd/kubeshim", "./cmd/kubeshim-logger")
+	build := exec.Command("go", "build", "-tags", "no_dynamic_plugins grpcnotrace", "-o", dir+"/", "./cmd/kubeshim", "./cmd/kubeshim-logger")
 	build.Dir = RepoRoot()
 	if out, err := build.CombinedOutput(); err != nil {
 		os.RemoveAll(dir)

@@ -376,7 +376,7 @@ func (r *Runtime) StartContainer(ctx context.Context, id string) error {
 	if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil {
 		return startErr(err)
 	}
-	task, err := c.NewTask(ctx, cio.BinaryIO(r.cfg.LoggerBinary, map[string]string{crilog.LoggerSubcommand: logPath}))
+	task, err := c.NewTask(ctx, cio.BinaryIO(r.cfg.LoggerBinary, crilog.LoggerArgs(logPath, r.cfg.ContainerLogMaxSize, r.cfg.ContainerLogMaxFiles)))
 	if err != nil {
 		return startErr(err)
 	}

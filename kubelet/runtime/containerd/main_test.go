@@ -38,7 +38,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	if len(os.Args) >= 3 && os.Args[1] == crilog.LoggerSubcommand {
+	if crilog.IsLoggerInvocation(os.Args[1:]) {
 		crilog.RunLogger()
 		os.Exit(0)
 	}

@@ -19,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/klog/v2"
 
+	"github.com/kubeshim/kubeshim/kubelet/crilog"
 	"github.com/kubeshim/kubeshim/kubelet/runtime"
 )
 
@@ -39,8 +40,12 @@ type Config struct {
 	// answering at all (a network error).
 	ImagePullFallback bool
 	// LoggerBinary is the executable the shim runs as the container logger with the arguments
-	// crilog.LoggerSubcommand and the log file; it must call RunLogger. Default: this executable.
+	// crilog.LoggerArgs makes; it must call crilog.RunLogger. Default: this executable.
 	LoggerBinary string
+	// ContainerLogMaxSize and ContainerLogMaxFiles rotate container logs by size (default 10 MiB,
+	// 5 files, as upstream's kubelet).
+	ContainerLogMaxSize  int64
+	ContainerLogMaxFiles int
 	// CgroupParent is the cgroup under which pods get pod<uid>/<container id> ("/kubeshim").
 	CgroupParent string
 }
@@ -80,6 +85,12 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	}
 	if cfg.CgroupParent == "" {
 		cfg.CgroupParent = defaultCgroupParent
+	}
+	if cfg.ContainerLogMaxSize == 0 {
+		cfg.ContainerLogMaxSize = crilog.DefaultMaxSize
+	}
+	if cfg.ContainerLogMaxFiles == 0 {
+		cfg.ContainerLogMaxFiles = crilog.DefaultMaxFiles
 	}
 	if cfg.LoggerBinary == "" {
 		exe, err := os.Executable()

@@ -6,10 +6,12 @@ package node
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -27,12 +29,105 @@ func TestMain(m *testing.M) {
 		os.Exit(m.Run())
 	}
 	if reason := e2eutil.NodeRequirements(); reason != "" {
-		e2eutil.SkipOrFail("pod start benchmark: " + reason)
+		e2eutil.SkipOrFail("node benchmarks: " + reason)
 	}
 	if !e2eutil.Isolated() {
 		os.Exit(e2eutil.ReexecIsolated())
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if err := node.stop(); err != nil {
+		fmt.Fprintln(os.Stderr, "node benchmarks:", err)
+		code = 1
+	}
+	os.Exit(code)
+}
+
+// node is the kubeshim every benchmark here shares, started by the first that needs it.
+var node benchNode
+
+type benchNode struct {
+	once       sync.Once
+	err        error
+	dir        string
+	cleanup    func()
+	cgroupRoot string
+	cluster    *e2eutil.Cluster
+}
+
+// start runs kubeshim whole (API server, controllers, kubelet) with the busybox and nginx
+// archives, and waits for its node to be Ready.
+func (n *benchNode) start(b *testing.B) *e2eutil.Cluster {
+	b.Helper()
+	n.once.Do(func() {
+		if n.dir, n.err = e2eutil.SetUpIsolated(); n.err != nil {
+			return
+		}
+		var bin string
+		if bin, n.cleanup, n.err = e2eutil.KubeshimBinary(); n.err != nil {
+			return
+		}
+		dataDir := filepath.Join(n.dir, "data")
+		imagesDir := filepath.Join(dataDir, "images")
+		if n.err = os.MkdirAll(imagesDir, 0o755); n.err != nil {
+			return
+		}
+		for _, name := range []string{"busybox.tar", "nginx.tar"} {
+			if n.err = os.Symlink(filepath.Join(e2eutil.ImagesDir(), name), filepath.Join(imagesDir, name)); n.err != nil {
+				return
+			}
+		}
+		n.cgroupRoot = e2eutil.CgroupRoot("kubeshim-bench")
+		n.cluster, n.err = e2eutil.StartCluster(bin, dataDir, []string{"--node-name", "bench-node", "--node-ip", e2eutil.NodeIP,
+			"--cgroup-root", n.cgroupRoot})
+		if n.err != nil {
+			return
+		}
+		n.err = waitNodeReady(context.Background(), n.cluster.Client, "bench-node")
+	})
+	if n.err != nil {
+		b.Fatal(n.err)
+	}
+	return n.cluster
+}
+
+// stop deletes the benchmarks' pods, stops kubeshim and removes what it left.
+func (n *benchNode) stop() error {
+	var errs []error
+	if n.cluster != nil {
+		ctx := context.Background()
+		// Grace 1, not 0: the pods stay in the API until the kubelet has removed their
+		// containers, so their cgroups go before kubeshim stops.
+		grace := int64(1)
+		client := n.cluster.Client
+		if err := client.CoreV1().Pods("default").DeleteCollection(ctx, metav1.DeleteOptions{GracePeriodSeconds: &grace}, metav1.ListOptions{}); err != nil {
+			errs = append(errs, fmt.Errorf("delete the pods: %w", err))
+		}
+		deadline := time.Now().Add(time.Minute)
+		for {
+			pods, err := client.CoreV1().Pods("default").List(ctx, metav1.ListOptions{})
+			if err == nil && len(pods.Items) == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				errs = append(errs, fmt.Errorf("pods left a minute after their deletion: %v", err))
+				break
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		if err := n.cluster.Stop(); err != nil {
+			errs = append(errs, fmt.Errorf("stop kubeshim: %w", err))
+		}
+		if err := e2eutil.RemoveCgroups(n.cgroupRoot); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if n.cleanup != nil {
+		n.cleanup()
+	}
+	if n.dir != "" {
+		e2eutil.TearDownIsolated(n.dir)
+	}
+	return errors.Join(errs...)
 }
 
 func benchmarking() bool {
@@ -50,43 +145,9 @@ const podCount = 50
 // BenchmarkPodStartLatency creates podCount pods one after another, each once the previous
 // one runs, and reports the median and p99 of create → Running (seen by a watch).
 func BenchmarkPodStartLatency(b *testing.B) {
-	dir, err := e2eutil.SetUpIsolated()
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer e2eutil.TearDownIsolated(dir)
-	bin, cleanup, err := e2eutil.KubeshimBinary()
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer cleanup()
-	dataDir := filepath.Join(dir, "data")
-	imagesDir := filepath.Join(dataDir, "images")
-	if err := os.MkdirAll(imagesDir, 0o755); err != nil {
-		b.Fatal(err)
-	}
-	if err := os.Symlink(filepath.Join(e2eutil.ImagesDir(), "busybox.tar"), filepath.Join(imagesDir, "busybox.tar")); err != nil {
-		b.Fatal(err)
-	}
-	cgroupRoot := e2eutil.CgroupRoot("kubeshim-bench")
-	c, err := e2eutil.StartCluster(bin, dataDir, []string{"--node-name", "bench-node", "--node-ip", e2eutil.NodeIP,
-		"--cgroup-root", cgroupRoot})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer func() {
-		if err := c.Stop(); err != nil {
-			b.Errorf("stop kubeshim: %v", err)
-		}
-		if err := e2eutil.RemoveCgroups(cgroupRoot); err != nil {
-			b.Error(err)
-		}
-	}()
+	c := node.start(b)
 	ctx := context.Background()
 	client := c.Client
-	if err := waitNodeReady(ctx, client, "bench-node"); err != nil {
-		b.Fatal(err)
-	}
 	// A first pod unpacks the image; it is not counted.
 	if _, err := startPod(ctx, client, "warm-up"); err != nil {
 		b.Fatalf("%v\n%s", err, c.Logs.String())
@@ -113,22 +174,6 @@ func BenchmarkPodStartLatency(b *testing.B) {
 	fmt.Printf("\nkubeshim pod start latency (create → Running seen by a watch, image present, %d pods one after another):\n"+
 		"  median %v, p99 %v (target p99 < 1s: %s)\n", podCount, med.Round(time.Millisecond), p99.Round(time.Millisecond), met)
 
-	grace := int64(0)
-	if err := client.CoreV1().Pods("default").DeleteCollection(ctx, metav1.DeleteOptions{GracePeriodSeconds: &grace}, metav1.ListOptions{}); err != nil {
-		b.Errorf("delete the pods: %v", err)
-	}
-	deadline := time.Now().Add(time.Minute)
-	for {
-		pods, err := client.CoreV1().Pods("default").List(ctx, metav1.ListOptions{})
-		if err == nil && len(pods.Items) == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			b.Errorf("pods left a minute after their deletion: %v", err)
-			break
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
 }
 
 // startPod creates a pod and returns the time from the create call to a watch seeing it
