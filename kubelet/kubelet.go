@@ -11,6 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	containerdlog "github.com/containerd/log"
@@ -33,6 +35,7 @@ import (
 	"github.com/kubeshim/kubeshim/kubelet/nodestatus"
 	"github.com/kubeshim/kubeshim/kubelet/podworker"
 	"github.com/kubeshim/kubeshim/kubelet/prober"
+	"github.com/kubeshim/kubeshim/kubelet/runtime"
 	"github.com/kubeshim/kubeshim/kubelet/runtime/containerd"
 	"github.com/kubeshim/kubeshim/kubelet/server"
 	"github.com/kubeshim/kubeshim/kubelet/staticpod"
@@ -116,17 +119,11 @@ func Run(ctx context.Context, cfg Config) error {
 		}()
 		address = daemon.Address()
 	}
-	cni, err := network.New(network.Config{
-		ConfDir:  filepath.Join(cfg.RootDir, "cni", "net.d"),
-		NetNSDir: filepath.Join(cfg.RootDir, "netns"),
-		DataDir:  filepath.Join(cfg.RootDir, "cni", "ipam"),
-		PodCIDR:  cfg.PodCIDR,
-	})
-	if err != nil {
-		return fmt.Errorf("pod network: %w", err)
-	}
+	// The pod network is configured once the podCIDR is known: --pod-cidr, or the one the
+	// control plane gives the Node.
+	podNet := &deferredNetwork{}
 	rt, err := containerd.New(ctx, containerd.Config{
-		Address: address, Namespace: cfg.ContainerdNamespace, RootDir: cfg.RootDir, Network: cni,
+		Address: address, Namespace: cfg.ContainerdNamespace, RootDir: cfg.RootDir, Network: podNet,
 		InsecureRegistries: cfg.InsecureRegistries, ImagePullFallback: cfg.ImagePullFallback,
 		LoggerBinary: cfg.LoggerBinary, CgroupParent: cfg.CgroupRoot,
 		ContainerLogMaxSize: cfg.ContainerLogMaxSize, ContainerLogMaxFiles: cfg.ContainerLogMaxFiles,
@@ -164,6 +161,7 @@ func Run(ctx context.Context, cfg Config) error {
 	node := nodestatus.New(nodestatus.Config{
 		NodeName: cfg.NodeName, Client: cfg.Client, RuntimeVersion: rt.Version, KubeletVersion: cfg.KubeletVersion,
 		Addresses: addresses, RootDir: cfg.RootDir, PodCIDR: cfg.PodCIDR, KubeletPort: kubeletPort,
+		ReadyFunc: podNet.ready,
 	})
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -176,6 +174,26 @@ func Run(ctx context.Context, cfg Config) error {
 	case err := <-nodeDone:
 		return fmt.Errorf("register node %s: %w", cfg.NodeName, err)
 	}
+
+	podCIDR := cfg.PodCIDR
+	if podCIDR == "" {
+		if podCIDR, err = waitPodCIDR(ctx, cfg.Client, cfg.NodeName); err != nil {
+			return err
+		}
+	}
+	cni, err := network.New(network.Config{
+		ConfDir:  filepath.Join(cfg.RootDir, "cni", "net.d"),
+		NetNSDir: filepath.Join(cfg.RootDir, "netns"),
+		DataDir:  filepath.Join(cfg.RootDir, "cni", "ipam"),
+		PodCIDR:  podCIDR,
+	})
+	if err != nil {
+		return fmt.Errorf("pod network: %w", err)
+	}
+	podNet.set(cni)
+	node.Sync()
+	logger.Info("Pod network configured", "podCIDR", podCIDR)
+	newRoutes(cfg.NodeName).start(ctx, cfg.Client)
 
 	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
 	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: cfg.Client.CoreV1().Events("")})
@@ -316,6 +334,79 @@ func Run(ctx context.Context, cfg Config) error {
 		case <-housekeeping.C:
 		}
 	}
+}
+
+// waitPodCIDR waits until the control plane gives the Node a podCIDR.
+func waitPodCIDR(ctx context.Context, client kubernetes.Interface, name string) (string, error) {
+	logger := klog.FromContext(ctx)
+	start := time.Now()
+	lastLog := start
+	for {
+		node, err := client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+		if err == nil && node.Spec.PodCIDR != "" {
+			return strings.Join(append([]string{node.Spec.PodCIDR}, podCIDRsAfterFirst(node)...), ","), nil
+		}
+		if time.Since(lastLog) > 10*time.Second {
+			logger.Info("Waiting for the control plane to give this node a podCIDR (is the nodeipam controller running? --pod-cidr sets one)", "waited", time.Since(start).Round(time.Second))
+			lastLog = time.Now()
+		}
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+func podCIDRsAfterFirst(node *corev1.Node) []string {
+	if len(node.Spec.PodCIDRs) > 1 {
+		return node.Spec.PodCIDRs[1:]
+	}
+	return nil
+}
+
+// deferredNetwork is the pod network before and after its podCIDR is known: until then it
+// refuses pods and keeps the Node NotReady, as a kubelet whose network plugin is not ready.
+type deferredNetwork struct {
+	mu  sync.Mutex
+	cni *network.CNI
+}
+
+var errNetworkNotReady = errors.New("network is not ready: the pod network has no podCIDR yet")
+
+func (d *deferredNetwork) get() *network.CNI {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.cni
+}
+
+func (d *deferredNetwork) set(cni *network.CNI) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.cni = cni
+}
+
+func (d *deferredNetwork) ready() error {
+	if d.get() == nil {
+		return errNetworkNotReady
+	}
+	return nil
+}
+
+func (d *deferredNetwork) Setup(ctx context.Context, pod runtime.PodNetwork) (string, []string, error) {
+	cni := d.get()
+	if cni == nil {
+		return "", nil, errNetworkNotReady
+	}
+	return cni.Setup(ctx, pod)
+}
+
+func (d *deferredNetwork) Teardown(ctx context.Context, pod runtime.PodNetwork, netnsPath string) error {
+	cni := d.get()
+	if cni == nil {
+		return errNetworkNotReady
+	}
+	return cni.Teardown(ctx, pod, netnsPath)
 }
 
 // startServer runs the kubelet's HTTPS API on nodeIP until ctx ends.

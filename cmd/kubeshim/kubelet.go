@@ -40,6 +40,7 @@ type kubeletOptions struct {
 	tlsCertFile        string
 	tlsKeyFile         string
 	clientCAFile       string
+	containerdNS       string
 }
 
 func (o *kubeletOptions) addFlags(f *pflag.FlagSet) {
@@ -47,7 +48,8 @@ func (o *kubeletOptions) addFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.nodeIP, "node-ip", "", "the node's InternalIP (default: the source address of the default route)")
 	f.StringVar(&o.containerdAddress, "containerd-address", "",
 		"socket of a running containerd to use; empty starts a private one under the data dir")
-	f.StringVar(&o.podCIDR, "pod-cidr", "10.88.0.0/16", "range pod IPs are allocated from")
+	f.StringVar(&o.podCIDR, "pod-cidr", "", "range this node's pod IPs come from (default: the podCIDR the control plane gives the Node)")
+	f.StringVar(&o.containerdNS, "containerd-namespace", "kubeshim", "containerd namespace of everything the kubelet makes")
 	f.StringVar(&o.imagesDir, "images-dir", "", "image archives (OCI or docker-save .tar) imported at start (default DATA/images)")
 	f.StringSliceVar(&o.insecureRegistries, "insecure-registry", nil, "registries (host:port) pulled from over plain HTTP")
 	f.StringVar(&o.cgroupRoot, "cgroup-root", "/kubeshim", "cgroup under which pods get their cgroups")
@@ -90,7 +92,7 @@ func (o *kubeletOptions) config(dataDir string, client kubernetes.Interface) (ku
 	}
 	return kubelet.Config{
 		NodeName: name, Client: client, RootDir: filepath.Join(dataDir, "kubelet"),
-		ContainerdAddress: o.containerdAddress, PodCIDR: o.podCIDR, ImagesDir: imagesDir,
+		ContainerdAddress: o.containerdAddress, ContainerdNamespace: o.containerdNS, PodCIDR: o.podCIDR, ImagesDir: imagesDir,
 		InsecureRegistries: o.insecureRegistries, ImagePullFallback: o.imagePullFallback,
 		LoggerBinary: logger, KubeletVersion: apiserver.GitVersion(), NodeIP: o.nodeIP,
 		CgroupRoot: o.cgroupRoot, ContainerLogMaxSize: maxSize.Value(), ContainerLogMaxFiles: o.logMaxFiles,

@@ -15,7 +15,7 @@ func newRootCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: false,
 	}
-	root.AddCommand(newUpCommand(), newVersionCommand(), newKubeletCommand(), newImagesCommand(), newLoggerCommand())
+	root.AddCommand(newUpCommand(), newVersionCommand(), newKubeletCommand(), newImagesCommand(), newLoggerCommand(), newKubeconfigCommand())
 	return root
 }
 

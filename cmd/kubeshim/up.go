@@ -33,6 +33,9 @@ type upOptions struct {
 	noControllers    bool
 	etcd             storagebackend.TransportConfig
 	kubelet          kubeletOptions
+	clusterCIDR      string
+	nodeCIDRMaskSize int
+	nodeGracePeriod  time.Duration
 }
 
 func newUpCommand() *cobra.Command {
@@ -55,6 +58,10 @@ under DATA/pki; once it is ready to serve it writes DATA/kubeconfig (context "ku
 	f.StringSliceVar(&o.controllers, "controllers", []string{"*"},
 		fmt.Sprintf("controllers to run: '*' for all, 'name' to add one, '-name' to leave one out (%s)", strings.Join(manager.Names(), ", ")))
 	f.BoolVar(&o.noControllers, "no-controllers", false, "run no controllers (API server only)")
+	f.StringVar(&o.clusterCIDR, "cluster-cidr", "10.88.0.0/16", "range of the pods' IPs; every node gets a part of it (--node-cidr-mask-size)")
+	f.IntVar(&o.nodeCIDRMaskSize, "node-cidr-mask-size", 24, "size of each node's podCIDR within --cluster-cidr")
+	f.DurationVar(&o.nodeGracePeriod, "node-monitor-grace-period", 40*time.Second,
+		"how long a node may go without renewing its Lease before it is marked unhealthy")
 	f.StringSliceVar(&o.etcd.ServerList, "etcd-servers", nil,
 		"etcd servers to store everything in (scheme://ip:port,...); the in-memory store when empty")
 	f.StringVar(&o.etcd.TrustedCAFile, "etcd-cafile", "", "SSL Certificate Authority file used to secure etcd communication")
@@ -147,6 +154,11 @@ func (o *upOptions) startKubelet(srv *apiserver.Server, ctx context.Context, don
 		return err
 	}
 	cfg.Client = client
+	// Without the nodeipam controller nobody gives the Node a podCIDR: the kubelet takes the
+	// whole cluster range.
+	if cfg.PodCIDR == "" && (o.noControllers || !manager.Enabled(o.controllers, "nodeipam")) {
+		cfg.PodCIDR = o.clusterCIDR
+	}
 	// The node's IP now, for the kubelet server's certificate, issued by the cluster CA.
 	addresses, err := nodestatus.DefaultAddresses(cfg.NodeIP)
 	if err != nil {

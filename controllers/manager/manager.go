@@ -68,8 +68,11 @@ func Names() []string {
 	return out
 }
 
-// Enabled reports whether the --controllers selection enables name.
+// Enabled reports whether the --controllers selection enables name, a controller kubeshim has.
 func Enabled(selection []string, name string) bool {
+	if !slices.Contains(Names(), name) {
+		return false
+	}
 	if len(selection) == 0 {
 		selection = []string{"*"}
 	}

@@ -34,11 +34,20 @@ import (
 	gocni "github.com/containerd/go-cni"
 	"github.com/containernetworking/cni/libcni"
 	types100 "github.com/containernetworking/cni/pkg/types/100"
+	"github.com/sasha-s/go-deadlock"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/klog/v2"
 
 	"github.com/kubeshim/kubeshim/kubelet/runtime"
 )
+
+func init() {
+	// go-cni guards its state with github.com/sasha-s/go-deadlock. Its detector tells
+	// goroutines apart by their ids; where it cannot (they all read as 0, as seen under -race)
+	// it takes two pods set up at once for a recursive lock and exits the process. Plain
+	// mutexes are what kubeshim wants.
+	deadlock.Opts.Disable = true
+}
 
 // Defaults of Config.
 const (

@@ -14,8 +14,12 @@ import (
 // isolatedEnv marks a test binary re-executed inside its own namespaces.
 const isolatedEnv = "KUBESHIM_E2E_ISOLATED"
 
-// NodeIP is the address of the dummy "host NIC" inside the isolated network namespace.
-const NodeIP = "192.0.2.10"
+// NodeIP is the address of the "host NIC" inside the isolated network namespace: the bridge
+// Bridge, which more nodes' network namespaces join (AddNode).
+const (
+	NodeIP = "192.0.2.10"
+	Bridge = "e2ebr"
+)
 
 // NodeRequirements returns why tests that run real containers cannot run here, or "" when they
 // can: they need root, containerd, runc, the CNI plugins, iptables, unshare and the image
@@ -102,17 +106,22 @@ func ReexecIsolated() int {
 func SetUpIsolated() (string, error) {
 	for _, args := range [][]string{
 		{"link", "set", "lo", "up"},
+		// The node's "NIC": a bridge other nodes' namespaces can join (AddNode), with one veth
+		// port so it has a carrier.
+		{"link", "add", Bridge, "type", "bridge"},
+		{"addr", "add", NodeIP + "/24", "dev", Bridge},
 		{"link", "add", "e2e0", "type", "veth", "peer", "name", "e2e1"},
-		{"addr", "add", NodeIP + "/24", "dev", "e2e0"},
+		{"link", "set", "e2e1", "master", Bridge},
 		{"link", "set", "e2e0", "up"},
 		{"link", "set", "e2e1", "up"},
+		{"link", "set", Bridge, "up"},
 	} {
 		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
 			return "", fmt.Errorf("ip %s: %v: %s", strings.Join(args, " "), err, out)
 		}
 	}
 	// runc's and the shims' state under /run, and CNI's cache, stay private too.
-	for _, run := range []string{"/run/containerd", "/run/kubeshim", "/var/lib/cni"} {
+	for _, run := range []string{"/run/containerd", "/run/kubeshim", "/var/lib/cni", "/run/netns"} {
 		if err := os.MkdirAll(run, 0o711); err != nil {
 			return "", err
 		}
@@ -174,4 +183,24 @@ func RemoveCgroups(root string) error {
 		return fmt.Errorf("cgroups left: %s", strings.Join(failed, "; "))
 	}
 	return nil
+}
+
+// AddNode makes a network namespace for another node, joined to the first node's bridge with
+// address ip/24, and returns its path (for nsenter --net=PATH). It goes with the isolated
+// namespaces.
+func AddNode(name, ip string) (string, error) {
+	for _, args := range [][]string{
+		{"netns", "add", name},
+		{"link", "add", "v-" + name, "type", "veth", "peer", "name", "eth0", "netns", name},
+		{"link", "set", "v-" + name, "master", Bridge},
+		{"link", "set", "v-" + name, "up"},
+		{"-n", name, "addr", "add", ip + "/24", "dev", "eth0"},
+		{"-n", name, "link", "set", "eth0", "up"},
+		{"-n", name, "link", "set", "lo", "up"},
+	} {
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			return "", fmt.Errorf("ip %s: %v: %s", strings.Join(args, " "), err, out)
+		}
+	}
+	return "/run/netns/" + name, nil
 }
