@@ -84,6 +84,10 @@ test: deps build vet unit e2e
 ## bench: print start-up time, memory and throughput figures
 bench: build images
 	KUBESHIM_BIN=$(CURDIR)/$(BIN)/kubeshim KUBESHIM_IMAGES=$(CURDIR)/$(IMAGES_DIR) $(GO) test -count=1 -run '^$$' -bench . -benchtime 1x -timeout 30m ./test/bench/...
+	@echo "write-ahead log (group commit: a write is acknowledged after the fsync of its batch), restart with 10,000 objects:"
+	$(GO) test -count=1 -run '^$$' -bench 'BenchmarkWALWrites|BenchmarkReopen10k' -benchtime 2s ./registry/storage/
+	@echo "in-process API server (testenv) start to ready:"
+	$(GO) test -count=1 -run '^$$' -bench 'BenchmarkStart' -benchtime 10x ./testenv/
 
 ## run: install what is missing, build, and start kubeshim; kubectl uses $(DATA_DIR)/kubeconfig
 run: deps build images

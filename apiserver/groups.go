@@ -9,6 +9,7 @@ import (
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apiserver/pkg/registry/generic"
@@ -28,6 +29,7 @@ import (
 	"github.com/kubeshim/kubeshim/registry/namespace"
 	"github.com/kubeshim/kubeshim/registry/node"
 	"github.com/kubeshim/kubeshim/registry/pod"
+	"github.com/kubeshim/kubeshim/registry/poddisruptionbudget"
 	"github.com/kubeshim/kubeshim/registry/replicaset"
 	"github.com/kubeshim/kubeshim/registry/replicationcontroller"
 	"github.com/kubeshim/kubeshim/registry/resource"
@@ -90,6 +92,15 @@ func buildAPIGroups(optsGetter generic.RESTOptionsGetter, kubelet pod.KubeletCli
 	if err != nil {
 		return nil, nil, err
 	}
+	// pods/eviction checks the policy/v1 PodDisruptionBudgets.
+	_, pdbStorages, err := poddisruptionbudget.Definition().Storages(optsGetter)
+	if err != nil {
+		return nil, nil, err
+	}
+	podStorages["pods/eviction"] = podStorages["pods/eviction"].(*pod.EvictionREST).WithDisruptionBudgets(pod.DisruptionBudgets{
+		Budgets: pdbStorages["poddisruptionbudgets"].(*resource.REST),
+		Status:  pdbStorages["poddisruptionbudgets/status"].(rest.Updater),
+	})
 	addStorages(&g.legacy, "v1", podStorages)
 	nodeStore, nodeStorages, err := node.Definition().Storages(optsGetter)
 	if err != nil {
@@ -127,6 +138,9 @@ func buildAPIGroups(optsGetter generic.RESTOptionsGetter, kubelet pod.KubeletCli
 		}
 		g.named = append(g.named, &info)
 	}
+	policy := newGroupInfo(policyv1.SchemeGroupVersion)
+	addStorages(&policy, "v1", pdbStorages)
+	g.named = append(g.named, &policy)
 	// events.k8s.io/v1 Events live in the core events storage, as in kube-apiserver.
 	events := newGroupInfo(eventsv1.SchemeGroupVersion)
 	events.VersionedResourcesStorageMap["v1"]["events"] = eventsv1rest.NewREST(eventStore)

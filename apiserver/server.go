@@ -141,7 +141,7 @@ func (s *Server) setUpPKI() error {
 }
 
 func (s *Server) applyServing(c *genericapiserver.Config) error {
-	serving := serveroptions.NewSecureServingOptions().WithLoopback()
+	serving := serveroptions.NewSecureServingOptions()
 	serving.BindAddress = s.opts.BindAddress
 	serving.BindPort = s.opts.SecurePort
 	serving.Listener = s.opts.Listener
@@ -154,8 +154,11 @@ func (s *Server) applyServing(c *genericapiserver.Config) error {
 	}
 	serving.ServerCert.CertKey.CertFile = s.opts.servingCert
 	serving.ServerCert.CertKey.KeyFile = s.opts.servingKey
-	if err := serving.ApplyTo(&c.SecureServing, &c.LoopbackClientConfig); err != nil {
+	if err := serving.ApplyTo(&c.SecureServing); err != nil {
 		return fmt.Errorf("secure serving: %w", err)
+	}
+	if err := applyLoopback(c); err != nil {
+		return err
 	}
 	_, port, err := c.SecureServing.HostPort()
 	if err != nil {
@@ -204,6 +207,16 @@ func (s *Server) Run(ctx context.Context) error {
 // bootstrap creates the namespaces every cluster has, then writes the admin kubeconfig: its
 // presence tells users and scripts that the server is ready.
 func (s *Server) bootstrap(hookCtx genericapiserver.PostStartHookContext) error {
+	err := s.bootstrapOnce(hookCtx)
+	if err != nil && hookCtx.Err() != nil {
+		// Stopped while starting: not a failure (the generic server would exit the process).
+		klog.InfoS("Shut down before the bootstrap finished", "err", err)
+		return nil
+	}
+	return err
+}
+
+func (s *Server) bootstrapOnce(hookCtx genericapiserver.PostStartHookContext) error {
 	client, err := newClient(hookCtx.LoopbackClientConfig)
 	if err != nil {
 		return err

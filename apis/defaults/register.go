@@ -5,7 +5,7 @@
 //
 // Kinds for which upstream (1.37) defaults nothing get no function: core/v1 Event, ServiceAccount
 // and Binding, coordination.k8s.io/v1 Lease, events.k8s.io/v1 Event, policy/v1 Eviction and
-// autoscaling/v1 Scale (whose `+default=0` on spec.replicas is the zero value).
+// PodDisruptionBudget, and autoscaling/v1 Scale (whose `+default=0` on spec.replicas is the zero value).
 //
 // Besides defaulting, two pieces of upstream's v1->internal conversion that change what is read
 // back are reproduced here, because defaulting is the only hook kubeshim runs on every decoded

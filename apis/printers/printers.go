@@ -52,6 +52,8 @@ var kinds = map[schema.GroupResource]func(now func() time.Time) rest.TableConver
 	{Group: "batch", Resource: "cronjobs"}:             cronJobPrinter,
 	{Group: "coordination.k8s.io", Resource: "leases"}: leasePrinter,
 	{Group: "events.k8s.io", Resource: "events"}:       eventsV1Printer,
+
+	{Group: "policy", Resource: "poddisruptionbudgets"}: podDisruptionBudgetPrinter,
 }
 
 // printer is the table convertor of one kind T (a pointer type such as

@@ -14,6 +14,7 @@ import (
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -111,6 +112,8 @@ func TestColumns(t *testing.T) {
 		{gr("", "secrets"), &corev1.Secret{}, []string{"Name/string/0/name", "Type/string/0", "Data/string/0", "Age/string/0"}},
 		{gr("", "serviceaccounts"), &corev1.ServiceAccount{}, []string{"Name/string/0/name", "Secrets/string/0", "Age/string/0"}},
 		{gr("coordination.k8s.io", "leases"), &coordinationv1.Lease{}, []string{"Name/string/0/name", "Holder/string/0", "Age/string/0"}},
+		{gr("policy", "poddisruptionbudgets"), &policyv1.PodDisruptionBudget{}, []string{
+			"Name/string/0/name", "Min Available/string/0", "Max Unavailable/string/0", "Allowed Disruptions/integer/0", "Age/string/0"}},
 	}
 	if len(tests) != len(kinds) {
 		t.Errorf("test covers %d kinds, %d are registered", len(tests), len(kinds))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -29,6 +30,7 @@ type upOptions struct {
 	advertiseAddress string
 	noKubelet        bool
 	historySize      int
+	storage          string
 	controllers      []string
 	noControllers    bool
 	etcd             storagebackend.TransportConfig
@@ -67,6 +69,8 @@ under DATA/pki; once it is ready to serve it writes DATA/kubeconfig (context "ku
 	f.StringVar(&o.etcd.TrustedCAFile, "etcd-cafile", "", "SSL Certificate Authority file used to secure etcd communication")
 	f.StringVar(&o.etcd.CertFile, "etcd-certfile", "", "SSL certification file used to secure etcd communication")
 	f.StringVar(&o.etcd.KeyFile, "etcd-keyfile", "", "SSL key file used to secure etcd communication")
+	f.StringVar(&o.storage, "storage", "wal",
+		"without --etcd-servers: 'wal' keeps state durably in DATA/storage (write-ahead log and snapshots), 'memory' keeps it in memory only")
 	f.IntVar(&o.historySize, "default-watch-cache-size", storage.DefaultHistorySize,
 		"how many recent changes the store keeps for watches to resume from; older resourceVersions get 410 Gone")
 	return cmd
@@ -95,7 +99,19 @@ func (o *upOptions) run() error {
 	if len(o.etcd.ServerList) > 0 {
 		opts.Etcd = &o.etcd
 	} else {
-		backend := storage.NewBackend(storage.Options{HistorySize: o.historySize})
+		var backend *storage.Backend
+		switch o.storage {
+		case "memory":
+			backend = storage.NewBackend(storage.Options{HistorySize: o.historySize})
+		case "wal":
+			var err error
+			backend, err = storage.OpenWAL(filepath.Join(o.dataDir, "storage"), storage.Options{HistorySize: o.historySize}, storage.WALOptions{})
+			if err != nil {
+				return fmt.Errorf("opening storage: %w", err)
+			}
+		default:
+			return fmt.Errorf("--storage %q: want wal or memory", o.storage)
+		}
 		defer backend.Close()
 		opts.Storage = backend.Decorator()
 	}
@@ -113,7 +129,7 @@ func (o *upOptions) run() error {
 	defer stopControllers()
 	if o.noControllers {
 		close(controllersDone)
-	} else if err := startControllers(srv, o.controllers, controllersCtx, controllersDone); err != nil {
+	} else if err := o.startControllers(srv, controllersCtx, controllersDone); err != nil {
 		return err
 	}
 	kubeletDone := make(chan struct{})
@@ -192,7 +208,7 @@ const controllersStopTimeout = 20 * time.Second
 
 // startControllers starts them once the API server serves; done is closed when they have
 // stopped (at once, if ctx ends before they started).
-func startControllers(srv *apiserver.Server, selection []string, ctx context.Context, done chan<- struct{}) error {
+func (o *upOptions) startControllers(srv *apiserver.Server, ctx context.Context, done chan<- struct{}) error {
 	cm, err := srv.ClientConfig("controller-manager", "system:kube-controller-manager", []string{apiserver.ControllersGroup})
 	if err != nil {
 		return err
@@ -202,7 +218,8 @@ func startControllers(srv *apiserver.Server, selection []string, ctx context.Con
 		return err
 	}
 	return runAfterStart(srv, "start-controllers", ctx, done, func() {
-		opts := manager.Options{Controllers: selection, ControllerManager: cm, Scheduler: sched}
+		opts := manager.Options{Controllers: o.controllers, ControllerManager: cm, Scheduler: sched,
+			ClusterCIDR: o.clusterCIDR, NodeCIDRMaskSize: o.nodeCIDRMaskSize, NodeMonitorGracePeriod: o.nodeGracePeriod}
 		if err := manager.Run(ctx, opts); err != nil {
 			klog.ErrorS(err, "Controllers stopped")
 		}

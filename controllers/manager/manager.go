@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/discovery"
@@ -32,6 +33,12 @@ type Options struct {
 	Scheduler *rest.Config
 	// Workers is the number of workers per controller (default 2).
 	Workers int
+	// ClusterCIDR is the pods' range the nodeipam controller gives each Node a part of
+	// (NodeCIDRMaskSize bits, default 24); empty leaves nodeipam out.
+	ClusterCIDR      string
+	NodeCIDRMaskSize int
+	// NodeMonitorGracePeriod is how long a node may go silent before it is unhealthy (40 s).
+	NodeMonitorGracePeriod time.Duration
 }
 
 // clients is what a controller is built from.
@@ -41,6 +48,7 @@ type clients struct {
 	metadata  metadata.Interface
 	discovery discovery.DiscoveryInterface
 	recorder  record.EventRecorder
+	opts      Options
 }
 
 // runner is a built controller.
@@ -107,6 +115,7 @@ func Run(ctx context.Context, opts Options) error {
 	if err != nil {
 		return fmt.Errorf("controller-manager clients: %w", err)
 	}
+	cm.opts = opts
 	sched, err := newClients(ctx, opts.Scheduler)
 	if err != nil {
 		return fmt.Errorf("scheduler clients: %w", err)
@@ -125,7 +134,7 @@ func Run(ctx context.Context, opts Options) error {
 	var runners []built
 	var names []string
 	for _, c := range controllers {
-		if !Enabled(opts.Controllers, c.name) {
+		if !Enabled(opts.Controllers, c.name) || (c.name == "nodeipam" && opts.ClusterCIDR == "") {
 			continue
 		}
 		base := cm

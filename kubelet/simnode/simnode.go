@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"time"
 
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -49,6 +51,14 @@ func (n *Node) Run(ctx context.Context) error {
 	if err := n.register(ctx); err != nil {
 		return err
 	}
+	// A Lease renewed as a kubelet renews it, so the node lifecycle controller sees the node
+	// alive.
+	leaseDone := make(chan struct{})
+	defer func() { <-leaseDone }()
+	go func() {
+		defer close(leaseDone)
+		n.keepLease(ctx)
+	}()
 	factory := informers.NewSharedInformerFactoryWithOptions(n.client, 0,
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
 			o.FieldSelector = fields.OneTermEqualSelector("spec.nodeName", n.Name).String()
@@ -94,6 +104,39 @@ func (n *Node) Run(ctx context.Context) error {
 			queue.Forget(key)
 		}
 		queue.Done(key)
+	}
+}
+
+// leaseRenewInterval is how often the node's Lease is renewed, as a kubelet does.
+const leaseRenewInterval = 10 * time.Second
+
+// keepLease creates the node's Lease in kube-node-lease and renews it until ctx ends.
+func (n *Node) keepLease(ctx context.Context) {
+	leases := n.client.CoordinationV1().Leases(corev1.NamespaceNodeLease)
+	duration := int32(40)
+	tick := time.NewTicker(leaseRenewInterval)
+	defer tick.Stop()
+	for {
+		now := metav1.NewMicroTime(time.Now())
+		lease, err := leases.Get(ctx, n.Name, metav1.GetOptions{})
+		switch {
+		case apierrors.IsNotFound(err):
+			_, err = leases.Create(ctx, &coordinationv1.Lease{
+				ObjectMeta: metav1.ObjectMeta{Name: n.Name, Namespace: corev1.NamespaceNodeLease},
+				Spec:       coordinationv1.LeaseSpec{HolderIdentity: &n.Name, LeaseDurationSeconds: &duration, RenewTime: &now},
+			}, metav1.CreateOptions{})
+		case err == nil:
+			lease.Spec.RenewTime = &now
+			_, err = leases.Update(ctx, lease, metav1.UpdateOptions{})
+		}
+		if err != nil && ctx.Err() == nil {
+			klog.FromContext(ctx).Error(err, "simulated node: renew lease", "node", n.Name)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
 	}
 }
 

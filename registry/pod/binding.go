@@ -6,11 +6,9 @@ import (
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
-	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
 	"k8s.io/apiserver/pkg/registry/rest"
 	"k8s.io/apiserver/pkg/storage"
@@ -129,97 +127,4 @@ func setCondition(status *corev1.PodStatus, c corev1.PodCondition) {
 		}
 	}
 	status.Conditions = append(status.Conditions, c)
-}
-
-// EvictionREST is pods/eviction: a deletion that respects disruption budgets. kubeshim serves
-// no PodDisruptionBudgets, so an eviction marks the pod with the DisruptionTarget condition
-// (as upstream does before deleting) and deletes it with the eviction's options.
-type EvictionREST struct {
-	store  *genericregistry.Store
-	status rest.Updater
-}
-
-var (
-	_ rest.NamedCreater             = &EvictionREST{}
-	_ rest.GroupVersionKindProvider = &EvictionREST{}
-)
-
-// GroupVersionKind implements rest.GroupVersionKindProvider.
-func (r *EvictionREST) GroupVersionKind(schema.GroupVersion) schema.GroupVersionKind {
-	return policyv1.SchemeGroupVersion.WithKind("Eviction")
-}
-
-// New returns an empty Eviction.
-func (r *EvictionREST) New() runtime.Object { return &policyv1.Eviction{} }
-
-// Destroy does nothing: the pods resource owns the storage.
-func (r *EvictionREST) Destroy() {}
-
-// Create evicts the pod.
-func (r *EvictionREST) Create(ctx context.Context, name string, obj runtime.Object, createValidation rest.ValidateObjectFunc, options *metav1.CreateOptions) (runtime.Object, error) {
-	eviction, ok := obj.(*policyv1.Eviction)
-	if !ok {
-		return nil, apierrors.NewBadRequest(fmt.Sprintf("not an Eviction object: %T", obj))
-	}
-	if name != eviction.Name {
-		return nil, apierrors.NewBadRequest("name in URL does not match name in Eviction object")
-	}
-	if createValidation != nil {
-		if err := createValidation(ctx, eviction.DeepCopyObject()); err != nil {
-			return nil, err
-		}
-	}
-	deleteOptions := &metav1.DeleteOptions{}
-	if eviction.DeleteOptions != nil {
-		deleteOptions = eviction.DeleteOptions.DeepCopy()
-	}
-	if options != nil && len(options.DryRun) > 0 {
-		deleteOptions.DryRun = options.DryRun
-	}
-	if len(deleteOptions.DryRun) == 0 {
-		updated, err := r.markDisruptionTarget(ctx, name, deleteOptions.Preconditions)
-		if err != nil {
-			return nil, err
-		}
-		if p := deleteOptions.Preconditions; p != nil && p.ResourceVersion != nil && *p.ResourceVersion != "" {
-			// The precondition held; the pod's version is now the one this update wrote.
-			rv := updated.ResourceVersion
-			p.ResourceVersion = &rv
-		}
-	}
-	if _, _, err := r.store.Delete(ctx, name, rest.ValidateAllObjectFunc, deleteOptions); err != nil {
-		return nil, err
-	}
-	return &metav1.Status{Status: metav1.StatusSuccess, Code: 201}, nil
-}
-
-// markDisruptionTarget sets the pod's DisruptionTarget condition through pods/status, checking
-// the eviction's preconditions against the stored pod.
-func (r *EvictionREST) markDisruptionTarget(ctx context.Context, name string, precond *metav1.Preconditions) (*corev1.Pod, error) {
-	info := rest.DefaultUpdatedObjectInfo(nil, func(_ context.Context, _, old runtime.Object) (runtime.Object, error) {
-		p := old.(*corev1.Pod).DeepCopy()
-		if precond != nil {
-			if uid := precond.UID; uid != nil && *uid != "" && *uid != p.UID {
-				return nil, apierrors.NewConflict(podsResource, name,
-					fmt.Errorf("Precondition failed: UID in precondition: %v, UID in object meta: %v", *uid, p.UID))
-			}
-			if rv := precond.ResourceVersion; rv != nil && *rv != "" && *rv != p.ResourceVersion {
-				return nil, apierrors.NewConflict(podsResource, name,
-					fmt.Errorf("Precondition failed: ResourceVersion in precondition: %v, ResourceVersion in object meta: %v", *rv, p.ResourceVersion))
-			}
-		}
-		setCondition(&p.Status, corev1.PodCondition{
-			Type:               corev1.DisruptionTarget,
-			Status:             corev1.ConditionTrue,
-			ObservedGeneration: p.Generation,
-			Reason:             "EvictionByEvictionAPI",
-			Message:            "Eviction API: evicting",
-		})
-		return p, nil
-	})
-	obj, _, err := r.status.Update(ctx, name, info, rest.ValidateAllObjectFunc, rest.ValidateAllObjectUpdateFunc, false, &metav1.UpdateOptions{})
-	if err != nil {
-		return nil, err
-	}
-	return obj.(*corev1.Pod), nil
 }

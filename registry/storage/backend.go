@@ -87,6 +87,9 @@ type version struct {
 	createRev int64
 	value     []byte
 	deleted   bool
+	// expires is when the key expires (Unix nanoseconds; 0: no TTL), kept so
+	// that snapshots of the write-ahead log carry TTLs across restarts.
+	expires int64
 }
 
 // record holds the versions of one key still needed: every version newer than
@@ -131,6 +134,11 @@ type event struct {
 	prevValue []byte // nil for a creation
 	created   bool
 	deleted   bool
+	// expires is the TTL deadline of the written version (see version.expires).
+	expires int64
+	// batch is the write-ahead log batch the event was appended to; the write
+	// is acknowledged once it is durable. Nil without a log.
+	batch *walBatch
 	// fanout is the number of live watchers the event was queued to; set
 	// before it is queued, read by watchers to decide whether to share decodes.
 	fanout int
@@ -184,13 +192,25 @@ type txnResult struct {
 type Backend struct {
 	opts Options
 
-	mu         sync.RWMutex
-	tree       *btree.BTree[*record]
-	rev        int64
+	mu   sync.RWMutex
+	tree *btree.BTree[*record]
+	// rev is the revision of the last published write: what reads, lists and
+	// watches see. Without a write-ahead log every write is published as it
+	// is committed; with one, only once it is durable.
+	rev int64
+	// lastRev is the revision of the last committed write (== rev without a
+	// log). The tree holds the versions of (rev, lastRev] too, but they are
+	// visible only to conditional writes, which must see them to stay ordered.
+	lastRev    int64
 	compactRev int64
-	// log holds the events with revisions (compactRev, rev], in order and
-	// without gaps (one event per revision).
+	// log holds the published events with revisions (compactRev, rev], in
+	// order and without gaps (one event per revision).
 	log []*event
+	// pending holds the committed events (rev, lastRev] waiting for the
+	// write-ahead log to make them durable.
+	pending []*event
+	// wal is the write-ahead log, nil for a purely in-memory backend.
+	wal *wal
 	// historyBytes is the size of the old values referenced by the log.
 	historyBytes int64
 	// snap caches a snapshot of the current revision; reset by every write.
@@ -210,14 +230,20 @@ func NewBackend(opts Options) *Backend {
 		opts:     opts.withDefaults(),
 		tree:     btree.New[*record](btreeDegree, recordLess),
 		rev:      initialRevision,
+		lastRev:  initialRevision,
 		watchers: map[*watcher]struct{}{},
 		ttlByKey: map[string]*ttlItem{},
 	}
 }
 
 // Close terminates all watchers and stops TTL expiry. Reads and writes after
-// Close fail.
-func (b *Backend) Close() {
+// Close fail. With a write-ahead log, the writes in flight are made durable
+// (and acknowledged), a final snapshot is written and the log is closed.
+func (b *Backend) Close() { b.close(true) }
+
+// close is Close; without finalSnapshot the log is left as a crash would
+// leave it after its last fsync (for tests and benchmarks of replay).
+func (b *Backend) close(finalSnapshot bool) {
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
@@ -231,9 +257,15 @@ func (b *Backend) Close() {
 	for w := range b.watchers {
 		watchers = append(watchers, w)
 	}
+	wal := b.wal
 	b.mu.Unlock()
 	for _, w := range watchers {
 		w.Stop()
+	}
+	if wal != nil {
+		if err := wal.close(finalSnapshot); err != nil {
+			klog.ErrorS(err, "Closing the storage write-ahead log", "dir", wal.dir)
+		}
 	}
 }
 
@@ -305,43 +337,72 @@ func (b *Backend) get(key string) (*version, int64, error) {
 	if !ok {
 		return nil, b.rev, nil
 	}
-	return r.latest(), b.rev, nil
+	return r.at(b.rev), b.rev, nil
 }
 
 // put writes value at key if the key's current modification revision is
 // expectModRev (0: the key must not exist). ttl > 0 makes the key expire
 // after ttl seconds unless written again; ttl == 0 clears a previous TTL.
+//
+// With a write-ahead log it returns once the write is durable (and visible),
+// or fails if the log could not make it durable.
 func (b *Backend) put(key string, value []byte, expectModRev int64, ttl uint64) (txnResult, error) {
+	var expires int64
+	if ttl > 0 {
+		expires = time.Now().Add(time.Duration(ttl) * time.Second).UnixNano()
+	}
 	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.closed {
-		return txnResult{}, errBackendClosed
+	if err := b.writableLocked(); err != nil {
+		b.mu.Unlock()
+		return txnResult{}, err
 	}
 	rec, cur := b.currentLocked(key)
 	if modRev(cur) != expectModRev {
-		return txnResult{rev: b.rev, current: cur}, nil
+		res := txnResult{rev: b.rev, current: cur}
+		b.mu.Unlock()
+		return res, nil
 	}
-	e := b.commitLocked(key, rec, cur, value, false)
-	b.setTTLLocked(key, e.rev, ttl)
-	b.afterCommitLocked(e)
+	e := b.commitLocked(key, rec, cur, value, false, expires)
+	b.setTTLLocked(key, e.rev, expires)
+	b.mu.Unlock()
+	if err := e.waitDurable(); err != nil {
+		return txnResult{}, err
+	}
 	return txnResult{succeeded: true, rev: e.rev}, nil
 }
 
 // del deletes key if its current modification revision is expectModRev.
+// Like put, it returns once the deletion is durable.
 func (b *Backend) del(key string, expectModRev int64) (txnResult, error) {
 	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.closed {
-		return txnResult{}, errBackendClosed
+	if err := b.writableLocked(); err != nil {
+		b.mu.Unlock()
+		return txnResult{}, err
 	}
 	rec, cur := b.currentLocked(key)
 	if cur == nil || cur.modRev != expectModRev {
-		return txnResult{rev: b.rev, current: cur}, nil
+		res := txnResult{rev: b.rev, current: cur}
+		b.mu.Unlock()
+		return res, nil
 	}
-	e := b.commitLocked(key, rec, cur, nil, true)
+	e := b.commitLocked(key, rec, cur, nil, true, 0)
 	b.setTTLLocked(key, e.rev, 0)
-	b.afterCommitLocked(e)
+	b.mu.Unlock()
+	if err := e.waitDurable(); err != nil {
+		return txnResult{}, err
+	}
 	return txnResult{succeeded: true, rev: e.rev}, nil
+}
+
+// writableLocked returns why the backend takes no writes, if it does not.
+func (b *Backend) writableLocked() error {
+	if b.closed {
+		return errBackendClosed
+	}
+	if b.wal != nil {
+		return b.wal.failure()
+	}
+	return nil
 }
 
 func modRev(v *version) int64 {
@@ -359,12 +420,14 @@ func (b *Backend) currentLocked(key string) (*record, *version) {
 	return rec, rec.latest()
 }
 
-// commitLocked applies one write at the next revision and appends its event.
-func (b *Backend) commitLocked(key string, rec *record, cur *version, value []byte, deleted bool) *event {
-	b.rev++
-	nv := version{modRev: b.rev, value: value, deleted: deleted}
+// commitLocked applies one write at the next revision. Without a write-ahead
+// log its event is published at once; with one, the write is appended to the
+// log and its event published when the log has made it durable.
+func (b *Backend) commitLocked(key string, rec *record, cur *version, value []byte, deleted bool, expires int64) *event {
+	b.lastRev++
+	nv := version{modRev: b.lastRev, value: value, deleted: deleted, expires: expires}
 	if !deleted {
-		nv.createRev = b.rev
+		nv.createRev = b.lastRev
 		if cur != nil {
 			nv.createRev = cur.createRev
 		}
@@ -378,19 +441,41 @@ func (b *Backend) commitLocked(key string, rec *record, cur *version, value []by
 	versions = append(versions, nv)
 	b.tree.ReplaceOrInsert(&record{key: key, versions: versions})
 
-	e := &event{rev: b.rev, key: key, value: value, created: cur == nil, deleted: deleted}
+	e := &event{rev: b.lastRev, key: key, value: value, created: cur == nil, deleted: deleted, expires: expires}
 	if cur != nil {
 		e.prevValue = cur.value
-		b.historyBytes += int64(len(cur.value))
 	}
-	b.log = append(b.log, e)
-	b.snap = nil
+	if b.wal != nil {
+		e.batch = b.wal.append(e)
+		b.pending = append(b.pending, e)
+		return e
+	}
+	b.publishLocked(e)
 	return e
 }
 
-// afterCommitLocked fans the event out to watchers and bounds the history.
-func (b *Backend) afterCommitLocked(e *event) {
-	if len(b.watchers) > 0 {
+// publish publishes the pending events up to revision upTo, which the
+// write-ahead log has made durable.
+func (b *Backend) publish(upTo int64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	n := 0
+	for n < len(b.pending) && b.pending[n].rev <= upTo {
+		b.publishLocked(b.pending[n])
+		n++
+	}
+	clear(b.pending[:n])
+	b.pending = b.pending[n:]
+}
+
+// publishLocked makes a committed write visible: it appends its event to the
+// log, fans it out to watchers and bounds the history.
+func (b *Backend) publishLocked(e *event) {
+	b.rev = e.rev
+	b.historyBytes += int64(len(e.prevValue))
+	b.log = append(b.log, e)
+	b.snap = nil
+	if len(b.watchers) > 0 && !b.closed {
 		var matched []*watcher
 		for w := range b.watchers {
 			if w.matchesKey(e.key) {
@@ -526,19 +611,20 @@ func (h *ttlHeap) Pop() any {
 	return item
 }
 
-// setTTLLocked replaces the expiry of key by one for version modRev after
-// ttl seconds (none if ttl is 0), as attaching a lease on put does in etcd.
-func (b *Backend) setTTLLocked(key string, modRev int64, ttl uint64) {
+// setTTLLocked replaces the expiry of key by one for version modRev at
+// expires (Unix nanoseconds; none if 0), as attaching a lease on put does in
+// etcd.
+func (b *Backend) setTTLLocked(key string, modRev int64, expires int64) {
 	old, ok := b.ttlByKey[key]
-	if !ok && ttl == 0 {
+	if !ok && expires == 0 {
 		return
 	}
 	if ok {
 		heap.Remove(&b.ttls, old.index)
 		delete(b.ttlByKey, key)
 	}
-	if ttl > 0 {
-		item := &ttlItem{key: key, modRev: modRev, deadline: time.Now().Add(time.Duration(ttl) * time.Second)}
+	if expires != 0 {
+		item := &ttlItem{key: key, modRev: modRev, deadline: time.Unix(0, expires)}
 		heap.Push(&b.ttls, item)
 		b.ttlByKey[key] = item
 	}
@@ -567,6 +653,9 @@ func (b *Backend) expireTTLs() {
 	if b.closed {
 		return
 	}
+	if b.wal != nil && b.wal.failure() != nil {
+		return
+	}
 	now := time.Now()
 	for len(b.ttls) > 0 && !b.ttls[0].deadline.After(now) {
 		item := heap.Pop(&b.ttls).(*ttlItem)
@@ -575,9 +664,8 @@ func (b *Backend) expireTTLs() {
 		if cur == nil || cur.modRev != item.modRev {
 			continue
 		}
-		e := b.commitLocked(item.key, rec, cur, nil, true)
+		e := b.commitLocked(item.key, rec, cur, nil, true, 0)
 		klog.V(4).InfoS("Deleted expired key", "key", item.key, "revision", e.rev)
-		b.afterCommitLocked(e)
 	}
 	b.resetTTLTimerLocked()
 }

@@ -31,4 +31,24 @@
 //     Options.WatchQueueSize events behind is terminated (its result channel is
 //     closed) as the apiserver's watch cache does, and the client resumes from
 //     its last resourceVersion out of the event log.
+//
+// Durability (OpenWAL; NewBackend is purely in memory): every committed write
+// (create, update, delete, TTL expiry, with its revision) is appended to a
+// write-ahead log in the directory, framed as length + CRC-32C + record (see
+// walformat.go), and acknowledged only after an fsync. Group commit: writes
+// are appended in revision order under the backend lock; one flusher
+// goroutine writes and fsyncs a batch at a time, and the writes that arrive
+// while an fsync runs share the next one. A write is visible to reads,
+// lists and watches only once it is durable, so no client ever sees a
+// resourceVersion a crash could take back; conditional writes see pending
+// writes (they are ordered after them in the log). After SnapshotEvery writes
+// or SnapshotBytes of log, the log is cut at the last committed revision, a
+// new segment started, and a snapshot of all live keys (from an O(1) tree
+// clone) written in the background, installed atomically (rename, directory
+// fsync); the segments it covers are then removed. Close writes a final
+// snapshot. On open the snapshot is loaded and the log replayed: revisions
+// continue, history starts empty (older resourceVersions get 410 Gone), and a
+// torn or corrupt record at the tail is dropped with a log line and the file
+// truncated there. If a write or fsync fails, the log stops taking writes
+// (reads go on), as etcd does.
 package storage

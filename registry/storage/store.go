@@ -726,7 +726,7 @@ func (s *Store) Stats(ctx context.Context) (apistorage.Stats, error) {
 	}
 	var count, size int64
 	snap.ascend(prefix, prefix, func(r *record) bool {
-		if v := r.latest(); v != nil {
+		if v := r.at(snap.rev); v != nil {
 			count++
 			size += int64(len(v.value))
 		}

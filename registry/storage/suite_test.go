@@ -81,7 +81,17 @@ func testSetup(t testing.TB, options ...setupOption) (context.Context, *Store, *
 	for _, o := range options {
 		o(&cfg)
 	}
-	b := NewBackend(cfg.opts)
+	var b *Backend
+	if strings.HasPrefix(t.Name(), walSuitePrefix) {
+		// TestWALSuite: the same tests over a write-ahead-logged backend,
+		// snapshotting often so that snapshots are taken mid-test.
+		var err error
+		if b, err = OpenWAL(t.TempDir(), cfg.opts, WALOptions{SnapshotEvery: 50}); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		b = NewBackend(cfg.opts)
+	}
 	t.Cleanup(b.Close)
 	s, err := b.NewStore(StoreConfig{
 		Codec:                cfg.codec,

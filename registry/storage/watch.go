@@ -450,7 +450,7 @@ func (w *watcher) sendInitialEvents(snap *snapshot) bool {
 	cs := w.s.codecs.Load()
 	ok := true
 	emit := func(rec *record) bool {
-		ver := rec.latest()
+		ver := rec.at(snap.rev)
 		if ver == nil {
 			return true
 		}

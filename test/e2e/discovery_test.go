@@ -27,6 +27,7 @@ func TestAPIResources(t *testing.T) {
 			{"jobs", "batch/v1", "", "true", "Job"},
 			{"cronjobs", "batch/v1", "cj", "true", "CronJob"},
 			{"leases", "coordination.k8s.io/v1", "", "true", "Lease"},
+			{"poddisruptionbudgets", "policy/v1", "pdb", "true", "PodDisruptionBudget"},
 		}
 		for _, w := range want {
 			r, ok := byName[w.name+"."+w.version]

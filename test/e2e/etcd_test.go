@@ -85,3 +85,46 @@ func TestEtcdStorage(t *testing.T) {
 		t.Fatalf("pod after restart: labels %v", p.Labels)
 	}
 }
+
+// Two API servers over one etcd serve the same objects and watches: a watch through one sees
+// what is written through the other, and the controllers (run in the first only) act on
+// objects created through the second.
+func TestTwoServersOneEtcd(t *testing.T) {
+	etcd := startEtcd(t)
+	first, err := startCluster([]string{"--etcd-servers", etcd})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.stop()
+	second, err := startCluster([]string{"--no-controllers", "--etcd-servers", etcd})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	w, err := first.Client.CoreV1().ConfigMaps("default").Watch(ctx, metav1.ListOptions{FieldSelector: "metadata.name=shared"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	k2 := kubectls(t, second)[1]
+	k2.ok(t, "create", "configmap", "shared", "--from-literal=from=second")
+	select {
+	case ev := <-w.ResultChan():
+		if ev.Type != "ADDED" {
+			t.Errorf("watch through the first server got %s", ev.Type)
+		}
+	case <-ctx.Done():
+		t.Fatal("the watch through the first server saw nothing of a write through the second")
+	}
+	k1 := kubectls(t, first)[0]
+	if out := k1.ok(t, "get", "configmap", "shared", "-o", "jsonpath={.data.from}"); out != "second" {
+		t.Errorf("the first server reads %q", out)
+	}
+	// The first server's controllers make the ReplicaSet of a Deployment made through the second.
+	k2.ok(t, "create", "deployment", "across", "--image=nginx", "--replicas=2")
+	eventually(t, 30*time.Second, "a ReplicaSet for the deployment created through the second server", func() bool {
+		return strings.Contains(k2.ok(t, "get", "replicasets", "-o", "name"), "replicaset.apps/across-")
+	})
+}

@@ -60,16 +60,10 @@ func run(m *testing.M) int {
 			return 1
 		}
 	}
-	// The API's state lives in etcd so that it survives the restart of kubeshim that
-	// TestKubeshimRestartKeepsContainers makes (the in-memory store starts empty).
-	etcd, err := e2eutil.StartEtcd(filepath.Join(dir, "etcd"))
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "e2e:", err)
-		return 1
-	}
-	defer etcd.Stop()
+	// The API's state is durable (the default write-ahead log under the data dir), so it
+	// survives the SIGKILL and restart TestKubeshimRestartKeepsContainers makes.
 	cluster, err = e2eutil.StartCluster(bin, dataDir, []string{
-		"--node-name", nodeName, "--node-ip", e2eutil.NodeIP, "--cgroup-root", cgroupRoot, "--etcd-servers", etcd.URL,
+		"--node-name", nodeName, "--node-ip", e2eutil.NodeIP, "--cgroup-root", cgroupRoot,
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: start kubeshim:", err)

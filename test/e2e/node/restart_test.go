@@ -44,7 +44,17 @@ func TestKubeshimRestartKeepsContainers(t *testing.T) {
 	k := kubectls(t)[1]
 	ns := namespace(t)
 	k.OK(t, "run", "survivor", "--image=nginx", "--image-pull-policy=IfNotPresent", "-n", ns)
+	k.OK(t, "create", "deployment", "kept", "--image=busybox", "--replicas=2", "-n", ns, "--", "sleep", "3600")
 	row := waitPod(t, k, ns, "survivor", 60*time.Second, "Running", func(r map[string]string) bool { return r["STATUS"] == "Running" })
+	keptPods := func() string {
+		out := k.OK(t, "get", "pods", "-n", ns, "-l", "app=kept", "-o", "jsonpath={range .items[*]}{.metadata.uid} {.status.phase} {.status.containerStatuses[0].restartCount}{\"\\n\"}{end}")
+		return out
+	}
+	var keptBefore string
+	e2eutil.Eventually(t, 60*time.Second, "the deployment's 2 pods Running", func() bool {
+		keptBefore = keptPods()
+		return strings.Count(keptBefore, " Running 0") == 2
+	}, func() string { return keptBefore })
 	url := "http://" + row["IP"] + "/"
 	waitHTTP(t, url, "Welcome to nginx", 20*time.Second)
 	before := getPod(t, ns, "survivor").Status.ContainerStatuses[0]
@@ -69,4 +79,12 @@ func TestKubeshimRestartKeepsContainers(t *testing.T) {
 		t.Errorf("pod IP changed: %s → %s", url, row["IP"])
 	}
 	waitHTTP(t, url, "Welcome to nginx", 10*time.Second)
+	// The Deployment, its ReplicaSet and its pods came back from the log, and nothing was
+	// restarted or duplicated.
+	if after := keptPods(); after != keptBefore {
+		t.Errorf("the deployment's pods changed across the restart:\nbefore %s\nafter  %s", keptBefore, after)
+	}
+	if out := k.OK(t, "get", "replicasets", "-n", ns, "-o", "name"); strings.Count(out, "replicaset.apps/kept-") != 1 {
+		t.Errorf("replicasets after the restart: %q", out)
+	}
 }
