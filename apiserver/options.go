@@ -29,6 +29,9 @@ type Options struct {
 	// Etcd, if set, stores everything in an etcd cluster through k8s.io/apiserver's etcd3
 	// storage instead.
 	Etcd *storagebackend.TransportConfig
+	// DefaultNotReadyTolerationSeconds and DefaultUnreachableTolerationSeconds are how long new
+	// pods tolerate a not-ready or unreachable node before they are evicted (0: 300 s).
+	DefaultNotReadyTolerationSeconds, DefaultUnreachableTolerationSeconds int64
 
 	servingCert, servingKey string
 }

@@ -87,7 +87,14 @@ func New(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	config.AdmissionControl = admission.NewChainHandler(kadmission.NewNamespaceLifecycle(nsGetter), kadmission.NewPodDefaults())
+	podDefaults := kadmission.NewPodDefaults()
+	if opts.DefaultNotReadyTolerationSeconds > 0 {
+		podDefaults.NotReadySeconds = opts.DefaultNotReadyTolerationSeconds
+	}
+	if opts.DefaultUnreachableTolerationSeconds > 0 {
+		podDefaults.UnreachableSeconds = opts.DefaultUnreachableTolerationSeconds
+	}
+	config.AdmissionControl = admission.NewChainHandler(kadmission.NewNamespaceLifecycle(nsGetter), podDefaults)
 
 	completed := config.Complete()
 	generic, err := completed.New("kubeshim", genericapiserver.NewEmptyDelegate())

@@ -86,6 +86,13 @@ func SetPriorityDefaults(p *corev1.Pod) error {
 // node.kubernetes.io/not-ready and node.kubernetes.io/unreachable for 300 seconds, which is what
 // lets the taint-based eviction of a lost node's pods wait five minutes.
 func SetDefaultTolerationSeconds(p *corev1.Pod) {
+	SetDefaultTolerationSecondsTo(p, DefaultTolerationSeconds, DefaultTolerationSeconds)
+}
+
+// SetDefaultTolerationSecondsTo is SetDefaultTolerationSeconds with other durations, as
+// kube-apiserver's --default-not-ready-toleration-seconds and
+// --default-unreachable-toleration-seconds set them.
+func SetDefaultTolerationSecondsTo(p *corev1.Pod, notReadySeconds, unreachableSeconds int64) {
 	var notReady, unreachable bool
 	for _, t := range p.Spec.Tolerations {
 		noExecute := t.Effect == corev1.TaintEffectNoExecute || t.Effect == ""
@@ -99,7 +106,8 @@ func SetDefaultTolerationSeconds(p *corev1.Pod) {
 	for _, add := range []struct {
 		key       string
 		tolerated bool
-	}{{corev1.TaintNodeNotReady, notReady}, {corev1.TaintNodeUnreachable, unreachable}} {
+		seconds   int64
+	}{{corev1.TaintNodeNotReady, notReady, notReadySeconds}, {corev1.TaintNodeUnreachable, unreachable, unreachableSeconds}} {
 		if add.tolerated {
 			continue
 		}
@@ -107,7 +115,7 @@ func SetDefaultTolerationSeconds(p *corev1.Pod) {
 			Key:               add.key,
 			Operator:          corev1.TolerationOpExists,
 			Effect:            corev1.TaintEffectNoExecute,
-			TolerationSeconds: ptr.To(DefaultTolerationSeconds),
+			TolerationSeconds: ptr.To(add.seconds),
 		})
 	}
 }

@@ -252,6 +252,24 @@ func TestPodDefaultsCreate(t *testing.T) {
 	}
 }
 
+// The durations of the default tolerations follow --default-not-ready-toleration-seconds and
+// --default-unreachable-toleration-seconds.
+func TestPodDefaultsTolerationSeconds(t *testing.T) {
+	plugin := NewPodDefaults()
+	plugin.NotReadySeconds, plugin.UnreachableSeconds = 7, 2
+	p := pod("ns", "p")
+	if err := plugin.Admit(context.Background(), attrs(p, nil, podGVK, "ns", "p", podGVR, "", admission.Create), nil); err != nil {
+		t.Fatal(err)
+	}
+	want := []corev1.Toleration{
+		{Key: corev1.TaintNodeNotReady, Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoExecute, TolerationSeconds: ptr.To[int64](7)},
+		{Key: corev1.TaintNodeUnreachable, Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoExecute, TolerationSeconds: ptr.To[int64](2)},
+	}
+	if !reflect.DeepEqual(p.Spec.Tolerations, want) {
+		t.Errorf("tolerations = %+v, want %+v", p.Spec.Tolerations, want)
+	}
+}
+
 // TestPodDefaultsUpdate: a PUT that leaves out what admission set on create (kubectl replace
 // of a manifest) gets the tolerations and the stored priority back, so validation does not
 // refuse it; the service account is left to validation.

@@ -17,17 +17,20 @@ import (
 // tolerations again, and the stored priority and preemption policy.
 type PodDefaults struct {
 	*admission.Handler
+	// NotReadySeconds and UnreachableSeconds are the tolerations' durations (300 s).
+	NotReadySeconds, UnreachableSeconds int64
 }
 
 var _ admission.MutationInterface = &PodDefaults{}
 
 // NewPodDefaults returns the plugin.
 func NewPodDefaults() *PodDefaults {
-	return &PodDefaults{Handler: admission.NewHandler(admission.Create, admission.Update)}
+	return &PodDefaults{Handler: admission.NewHandler(admission.Create, admission.Update),
+		NotReadySeconds: defaults.DefaultTolerationSeconds, UnreachableSeconds: defaults.DefaultTolerationSeconds}
 }
 
 // Admit implements admission.MutationInterface.
-func (PodDefaults) Admit(_ context.Context, a admission.Attributes, _ admission.ObjectInterfaces) error {
+func (d PodDefaults) Admit(_ context.Context, a admission.Attributes, _ admission.ObjectInterfaces) error {
 	if a.GetResource().GroupResource() != corev1.Resource("pods") || a.GetSubresource() != "" {
 		return nil
 	}
@@ -47,13 +50,13 @@ func (PodDefaults) Admit(_ context.Context, a admission.Attributes, _ admission.
 		if p.Spec.PreemptionPolicy == nil {
 			p.Spec.PreemptionPolicy = old.Spec.PreemptionPolicy
 		}
-		defaults.SetDefaultTolerationSeconds(p)
+		defaults.SetDefaultTolerationSecondsTo(p, d.NotReadySeconds, d.UnreachableSeconds)
 		return nil
 	}
 	defaults.SetServiceAccountDefaults(p)
 	if err := defaults.SetPriorityDefaults(p); err != nil {
 		return err
 	}
-	defaults.SetDefaultTolerationSeconds(p)
+	defaults.SetDefaultTolerationSecondsTo(p, d.NotReadySeconds, d.UnreachableSeconds)
 	return nil
 }

@@ -38,6 +38,8 @@ type upOptions struct {
 	clusterCIDR      string
 	nodeCIDRMaskSize int
 	nodeGracePeriod  time.Duration
+	notReadySeconds  int64
+	unreachSeconds   int64
 }
 
 func newUpCommand() *cobra.Command {
@@ -62,6 +64,10 @@ under DATA/pki; once it is ready to serve it writes DATA/kubeconfig (context "ku
 	f.BoolVar(&o.noControllers, "no-controllers", false, "run no controllers (API server only)")
 	f.StringVar(&o.clusterCIDR, "cluster-cidr", "10.88.0.0/16", "range of the pods' IPs; every node gets a part of it (--node-cidr-mask-size)")
 	f.IntVar(&o.nodeCIDRMaskSize, "node-cidr-mask-size", 24, "size of each node's podCIDR within --cluster-cidr")
+	f.Int64Var(&o.notReadySeconds, "default-not-ready-toleration-seconds", 300,
+		"how long new pods tolerate a not-ready node (the toleration every pod gets unless it has one)")
+	f.Int64Var(&o.unreachSeconds, "default-unreachable-toleration-seconds", 300,
+		"how long new pods tolerate an unreachable node before they are evicted")
 	f.DurationVar(&o.nodeGracePeriod, "node-monitor-grace-period", 40*time.Second,
 		"how long a node may go without renewing its Lease before it is marked unhealthy")
 	f.StringSliceVar(&o.etcd.ServerList, "etcd-servers", nil,
@@ -91,10 +97,11 @@ func (o *upOptions) run() error {
 		return fmt.Errorf("--controllers: %w", err)
 	}
 	opts := apiserver.Options{
-		DataDir:          o.dataDir,
-		BindAddress:      bind,
-		SecurePort:       o.securePort,
-		AdvertiseAddress: advertise,
+		DataDir:                          o.dataDir,
+		BindAddress:                      bind,
+		SecurePort:                       o.securePort,
+		AdvertiseAddress:                 advertise,
+		DefaultNotReadyTolerationSeconds: o.notReadySeconds, DefaultUnreachableTolerationSeconds: o.unreachSeconds,
 	}
 	if len(o.etcd.ServerList) > 0 {
 		opts.Etcd = &o.etcd

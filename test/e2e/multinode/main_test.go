@@ -74,6 +74,7 @@ func run(m *testing.M) (code int) {
 	cluster, err = e2eutil.StartCluster(bin, filepath.Join(dir, "node1"), []string{
 		"--node-name", firstNode, "--node-ip", e2eutil.NodeIP, "--bind-address", "0.0.0.0", "--advertise-address", e2eutil.NodeIP,
 		"--cgroup-root", cgroupRoot + "-1", "--images-dir", images, "--node-monitor-grace-period", "8s",
+		"--default-unreachable-toleration-seconds", "2", "--default-not-ready-toleration-seconds", "2",
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: start kubeshim:", err)

@@ -199,7 +199,8 @@ func TestDrain(t *testing.T) {
 	}, func() string { return k.OK(t, "get", "pods", "-n", ns, "-o", "wide") })
 }
 
-// Seed step 12: a lost node goes NotReady, its pods are evicted after their toleration and
+// Seed step 12: a lost node goes NotReady, its pods are evicted after their toleration (2 s
+// here: the cluster runs with --default-unreachable-toleration-seconds 2) and
 // the Deployment's replacements (new UIDs) run on the other nodes. When the node comes back
 // it is Ready again.
 func TestNodeFailureEvictsPods(t *testing.T) {
@@ -221,9 +222,6 @@ spec:
       labels: {app: web}
     spec:
       terminationGracePeriodSeconds: 1
-      tolerations:
-      - {key: node.kubernetes.io/unreachable, operator: Exists, effect: NoExecute, tolerationSeconds: 2}
-      - {key: node.kubernetes.io/not-ready, operator: Exists, effect: NoExecute, tolerationSeconds: 2}
       containers:
       - name: web
         image: nginx
@@ -241,6 +239,11 @@ spec:
 	}, func() string { return k.OK(t, "get", "pods", "-n", ns, "-o", "wide") })
 	k.OK(t, "uncordon", "e2e-node1")
 	k.OK(t, "uncordon", "e2e-node2")
+	tolerations := k.OK(t, "get", "pod", before[0], "-n", ns, "-o",
+		`jsonpath={.spec.tolerations[?(@.key=="node.kubernetes.io/unreachable")].tolerationSeconds}`)
+	if tolerations != "2" {
+		t.Errorf("the pods' default unreachable toleration is %q seconds, want 2", tolerations)
+	}
 
 	node3 := workers[1]
 	node3.kill()
