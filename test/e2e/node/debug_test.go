@@ -88,6 +88,17 @@ spec:
 		if n := strings.Count(buf.String(), "tick "); n < 5 {
 			t.Errorf("%s: logs -f for 3s gave %d ticks:\n%s", k.Name(), n, buf.String())
 		}
+
+		// attach shows the container's output from now on, until the test ends it.
+		ctx, cancel = context.WithTimeout(context.Background(), 3*time.Second)
+		cmd = kubectlCmd(ctx, k, "attach", "talker", "-c", "main", "-n", ns)
+		buf.Reset()
+		cmd.Stdout = &buf
+		_ = cmd.Run()
+		cancel()
+		if n := strings.Count(buf.String(), "tick "); n < 3 || strings.Contains(buf.String(), "line 1") {
+			t.Errorf("%s: attach for 3s gave %d ticks:\n%s", k.Name(), n, buf.String())
+		}
 	}
 
 	// --previous: the log of the attempt before the current one.
@@ -131,6 +142,13 @@ func TestExecPortForwardAndCp(t *testing.T) {
 		}
 		if out := k.OK(t, "exec", "web", "-n", ns, "--", "hostname"); out != "web\n" {
 			t.Errorf("%s: hostname %q", k.Name(), out)
+		}
+		// -it: kubectl needs a terminal, which script(1) gives it.
+		script := fmt.Sprintf("%s --kubeconfig %s exec -it web -n %s -- sh -c 'test -t 0 && test -t 1 && echo has-a-tty'", k.Path, k.Kubeconfig, ns)
+		tty := exec.Command("script", "-q", "-e", "-c", script, "/dev/null")
+		tty.Env = append(os.Environ(), "HOME="+k.Home)
+		if out, err := tty.CombinedOutput(); err != nil || !strings.Contains(string(out), "has-a-tty") {
+			t.Errorf("%s: exec -it: %v\n%s", k.Name(), err, out)
 		}
 
 		// port-forward until the test ends it.
