@@ -220,13 +220,7 @@ func (c *Controller) deleteDaemonSet(obj any) {
 
 // resolveControllerRef returns the DaemonSet ref names, if it still is the same object.
 func (c *Controller) resolveControllerRef(namespace string, ref *metav1.OwnerReference) *apps.DaemonSet {
-	if ref.Kind != controllerKind.Kind || ref.APIVersion != controllerKind.GroupVersion().String() {
-		return nil
-	}
-	ds, err := c.dsLister.DaemonSets(namespace).Get(ref.Name)
-	if err != nil || ds.UID != ref.UID {
-		return nil
-	}
+	ds, _ := podcontrol.ResolveControllerRef(ref, controllerKind, c.dsLister.DaemonSets(namespace).Get)
 	return ds
 }
 
@@ -236,17 +230,7 @@ func (c *Controller) daemonSetsSelecting(pod *v1.Pod) []*apps.DaemonSet {
 	if err != nil {
 		return nil
 	}
-	var out []*apps.DaemonSet
-	for _, ds := range all {
-		sel, err := metav1.LabelSelectorAsSelector(ds.Spec.Selector)
-		if err != nil || sel.Empty() {
-			continue
-		}
-		if sel.Matches(labels.Set(pod.Labels)) {
-			out = append(out, ds)
-		}
-	}
-	return out
+	return podcontrol.Selecting(all, func(ds *apps.DaemonSet) *metav1.LabelSelector { return ds.Spec.Selector }, pod.Labels)
 }
 
 func podKey(p *v1.Pod) string { return p.Namespace + "/" + p.Name }

@@ -24,6 +24,7 @@ import (
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
 
+	"github.com/kubeshim/kubeshim/controllers/podcontrol"
 	"github.com/kubeshim/kubeshim/controllers/worker"
 )
 
@@ -146,13 +147,7 @@ func (c *Controller) enqueueRateLimited(d *appsv1.Deployment) {
 // resolveControllerRef returns the deployment a controller reference names, if it still has
 // that UID.
 func (c *Controller) resolveControllerRef(namespace string, ref *metav1.OwnerReference) *appsv1.Deployment {
-	if ref.Kind != controllerKind.Kind || ref.APIVersion != controllerKind.GroupVersion().String() {
-		return nil
-	}
-	d, err := c.dLister.Deployments(namespace).Get(ref.Name)
-	if err != nil || d.UID != ref.UID {
-		return nil
-	}
+	d, _ := podcontrol.ResolveControllerRef(ref, controllerKind, c.dLister.Deployments(namespace).Get)
 	return d
 }
 

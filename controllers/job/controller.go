@@ -30,6 +30,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/kubeshim/kubeshim/controllers/expectations"
+	"github.com/kubeshim/kubeshim/controllers/podcontrol"
 	"github.com/kubeshim/kubeshim/controllers/worker"
 )
 
@@ -280,13 +281,7 @@ func (c *Controller) cleanupPodFinalizers(job *batchv1.Job) {
 
 // resolveControllerRef returns the Job ref names, if it still is the same object.
 func (c *Controller) resolveControllerRef(namespace string, ref *metav1.OwnerReference) *batchv1.Job {
-	if ref.Kind != controllerKind.Kind || ref.APIVersion != controllerKind.GroupVersion().String() {
-		return nil
-	}
-	job, err := c.jobLister.Jobs(namespace).Get(ref.Name)
-	if err != nil || job.UID != ref.UID {
-		return nil
-	}
+	job, _ := podcontrol.ResolveControllerRef(ref, controllerKind, c.jobLister.Jobs(namespace).Get)
 	return job
 }
 
@@ -296,17 +291,7 @@ func (c *Controller) jobsSelecting(pod *v1.Pod) []*batchv1.Job {
 	if err != nil {
 		return nil
 	}
-	var out []*batchv1.Job
-	for _, job := range jobs {
-		sel, err := metav1.LabelSelectorAsSelector(job.Spec.Selector)
-		if err != nil || sel.Empty() {
-			continue
-		}
-		if sel.Matches(labels.Set(pod.Labels)) {
-			out = append(out, job)
-		}
-	}
-	return out
+	return podcontrol.Selecting(jobs, func(j *batchv1.Job) *metav1.LabelSelector { return j.Spec.Selector }, pod.Labels)
 }
 
 func (c *Controller) addPod(obj any) {

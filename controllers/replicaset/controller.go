@@ -177,14 +177,9 @@ func (c *Controller) deleteOwner(obj any) {
 // resolveControllerRef returns the owner ref names, if it is of our kind and
 // still the same object (UID).
 func (c *Controller) resolveControllerRef(namespace string, ref *metav1.OwnerReference) *apps.ReplicaSet {
-	gvk := c.kind.gvk()
-	if ref.Kind != gvk.Kind || ref.APIVersion != gvk.GroupVersion().String() {
-		return nil
-	}
-	rs, err := c.kind.get(namespace, ref.Name)
-	if err != nil || rs.UID != ref.UID {
-		return nil
-	}
+	rs, _ := podcontrol.ResolveControllerRef(ref, c.kind.gvk(), func(name string) (*apps.ReplicaSet, error) {
+		return c.kind.get(namespace, name)
+	})
 	return rs
 }
 
@@ -194,17 +189,7 @@ func (c *Controller) ownersSelecting(pod *v1.Pod) []*apps.ReplicaSet {
 	if err != nil {
 		return nil
 	}
-	var out []*apps.ReplicaSet
-	for _, rs := range all {
-		sel, err := metav1.LabelSelectorAsSelector(rs.Spec.Selector)
-		if err != nil || sel.Empty() {
-			continue
-		}
-		if sel.Matches(labels.Set(pod.Labels)) {
-			out = append(out, rs)
-		}
-	}
-	return out
+	return podcontrol.Selecting(all, func(rs *apps.ReplicaSet) *metav1.LabelSelector { return rs.Spec.Selector }, pod.Labels)
 }
 
 func podKey(p *v1.Pod) string { return p.Namespace + "/" + p.Name }
